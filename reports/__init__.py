@@ -1,0 +1,1 @@
+"""amlaudit reports."""
