@@ -1,0 +1,115 @@
+"""Findings: verdicts with their check's metadata, fingerprints and totals."""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from auditor import __version__
+from auditor.check import STATUSES, Check, Severity, Status, Verdict, severity_rank
+from auditor.graph.model import Gap
+from auditor.ids import id_key
+
+FINDINGS_FORMAT = "amlaudit.findings/v1"
+
+
+def fingerprint(check_id: str, resource_id: str) -> str:
+    """Stable across runs for the same check and subject: ids compare case-insensitively."""
+    return hashlib.sha256(f"{check_id}\n{id_key(resource_id)}".encode()).hexdigest()[:32]
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    check_id: str
+    status: Status
+    severity: Severity
+    resource_id: str
+    title: str
+    message: str
+    evidence: dict[str, Any]
+    remediation: str
+    reference: str
+    fingerprint: str
+
+    @classmethod
+    def from_verdict(cls, check: Check, verdict: Verdict) -> Finding:
+        return cls(
+            check_id=check.id,
+            status=verdict.status,
+            severity=check.severity,
+            resource_id=verdict.resource_id,
+            title=check.title,
+            message=verdict.message,
+            evidence=verdict.evidence,
+            remediation=check.remediation,
+            reference=check.reference_text,
+            fingerprint=fingerprint(check.id, verdict.resource_id),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(slots=True)
+class AuditResult:
+    """Everything reporters need: findings, the collection errors, the gaps, the catalog."""
+
+    findings: list[Finding]
+    checks: list[Check]
+    errors: list[dict[str, Any]]
+    gaps: list[Gap]
+    generated_at: str
+    snapshot_collected_at: str | None = None
+    snapshot_source: str = ""
+    tool: dict[str, str] = field(default_factory=lambda: {"name": "amlaudit", "version": __version__})
+
+    @property
+    def summary(self) -> dict[str, int]:
+        counts = Counter(f.status for f in self.findings)
+        return {status: counts.get(status, 0) for status in STATUSES}
+
+    def failures_at_or_above(self, severity: str) -> list[Finding]:
+        floor = severity_rank(severity)
+        return [f for f in self.findings if f.status == "fail" and severity_rank(f.severity) >= floor]
+
+    @property
+    def incomplete(self) -> bool:
+        """Something could not be verified: an `error` finding or a collection error."""
+        return bool(self.errors) or any(f.status == "error" for f in self.findings)
+
+    def exit_status(self, fail_on: str) -> int:
+        """The contract's exit codes: 1 failures at/above fail_on, else 3 incomplete, else 0."""
+        if self.failures_at_or_above(fail_on):
+            return 1
+        if self.incomplete:
+            return 3
+        return 0
+
+    def to_document(self) -> dict[str, Any]:
+        """The `amlaudit.findings/v1` document."""
+        return {
+            "format": FINDINGS_FORMAT,
+            "generated_at": self.generated_at,
+            "tool": dict(self.tool),
+            "summary": self.summary,
+            "errors": [dict(e) for e in self.errors],
+            "findings": [f.to_dict() for f in self.findings],
+            # Extensions (readers ignore keys they don't know):
+            "snapshot": {"collected_at": self.snapshot_collected_at, "source": self.snapshot_source},
+            "coverage_gaps": _unique_gaps(self.gaps),
+            "checks": [
+                {"id": c.id, "title": c.title, "severity": c.severity, "subject": c.subject, "source": c.source}
+                for c in self.checks
+            ],
+        }
+
+
+def _unique_gaps(gaps: list[Gap]) -> list[dict[str, Any]]:
+    seen: dict[tuple[str, str], dict[str, Any]] = {}
+    for gap in gaps:
+        key = (gap.kind, id_key(gap.ref_id))
+        if key not in seen:
+            seen[key] = {"kind": gap.kind, "id": gap.ref_id, "reason": gap.reason, "status": gap.status}
+    return sorted(seen.values(), key=lambda g: (g["kind"], g["id"].lower()))

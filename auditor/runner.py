@@ -1,0 +1,55 @@
+"""Run checks over an estate and collect their findings."""
+
+from __future__ import annotations
+
+import traceback
+from collections.abc import Sequence
+from datetime import datetime, timezone
+
+from auditor.check import STATUSES, Check, Settings, Verdict
+from auditor.findings import AuditResult, Finding
+from auditor.graph.estate import Estate
+from auditor.ids import id_key
+
+# When a buggy check yields twice for one subject, the report keeps the verdict that
+# demands attention: a failure over an unknown over a pass.
+_STATUS_WEIGHT = {"fail": 3, "error": 2, "pass": 1, "not_applicable": 0}
+
+
+def run_check(check: Check, estate: Estate, settings: Settings) -> list[Finding]:
+    by_subject: dict[str, Verdict] = {}
+    try:
+        for verdict in check.run(estate, settings):
+            if not isinstance(verdict, Verdict) or verdict.status not in STATUSES:
+                raise TypeError(f"yielded {verdict!r}, not a Verdict")
+            key = id_key(verdict.resource_id)
+            kept = by_subject.get(key)
+            if kept is None or _STATUS_WEIGHT[verdict.status] > _STATUS_WEIGHT[kept.status]:
+                by_subject[key] = verdict
+    except Exception as exc:  # a crashing check is an unverified check, never a silent pass
+        where = traceback.extract_tb(exc.__traceback__)[-1]
+        crash = Verdict(
+            "error",
+            "",
+            f"cannot verify: the check crashed ({type(exc).__name__}: {exc})",
+            {"exception": type(exc).__name__, "at": f"{where.filename}:{where.lineno}"},
+        )
+        return [Finding.from_verdict(check, v) for v in by_subject.values()] + [Finding.from_verdict(check, crash)]
+    return [Finding.from_verdict(check, v) for v in by_subject.values()]
+
+
+def run_checks(estate: Estate, checks: Sequence[Check], settings: Settings | None = None) -> AuditResult:
+    settings = settings or Settings()
+    findings: list[Finding] = []
+    for check in checks:
+        findings.extend(sorted(run_check(check, estate, settings), key=lambda f: id_key(f.resource_id)))
+    snapshot = estate.snapshot
+    return AuditResult(
+        findings=findings,
+        checks=list(checks),
+        errors=[e.model_dump(exclude_none=True) for e in snapshot.errors],
+        gaps=list(estate.gaps),
+        generated_at=datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        snapshot_collected_at=snapshot.collected_at,
+        snapshot_source=snapshot.source,
+    )

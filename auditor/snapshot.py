@@ -1,0 +1,214 @@
+"""The snapshot file, `amlaudit.snapshot/v1`: read, validate, write.
+
+A snapshot is what Resource Manager returned, kept as returned, plus what could
+not be read. Validation checks the envelope and the fields the graph relies on
+(every resource has a string `id` and `type`, lists are lists); the resource
+bodies themselves stay plain dicts so nothing Azure sent is lost or renamed.
+Readers ignore keys they don't know (`extra="allow"`), as the contract says.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import orjson
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+from auditor.fsio import atomic_write
+
+SNAPSHOT_FORMAT = "amlaudit.snapshot/v1"
+_GZIP_MAGIC = b"\x1f\x8b"
+
+
+class SnapshotError(Exception):
+    """The snapshot cannot be used; the message is one line naming the problem."""
+
+
+class _Open(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class SubscriptionEntry(_Open):
+    subscriptionId: str
+    displayName: str | None = None
+    tenantId: str | None = None
+
+
+class ResourceHeader(_Open):
+    """Only what the graph needs to place a resource; the body stays a dict."""
+
+    model_config = ConfigDict(extra="ignore")
+    id: str = Field(min_length=1)
+    type: str = Field(min_length=1)
+    name: str | None = None
+    location: str | None = None
+    properties: dict[str, Any] | None = None
+
+
+class UsageName(_Open):
+    value: str
+
+
+class UsageEntry(_Open):
+    name: UsageName
+    currentValue: float
+    limit: float
+
+
+class UsageBlock(_Open):
+    subscription_id: str
+    location: str
+    value: list[UsageEntry]
+
+
+class ServiceTagValue(_Open):
+    name: str
+    properties: dict[str, Any] = Field(default_factory=dict)
+
+
+class ServiceTagBody(_Open):
+    values: list[ServiceTagValue]
+
+
+class ServiceTagBlock(_Open):
+    location: str
+    body: ServiceTagBody
+
+
+class LockProperties(_Open):
+    level: str
+
+
+class LockEntry(_Open):
+    id: str = Field(min_length=1)
+    properties: LockProperties
+
+
+class CollectionError(_Open):
+    scope: str
+    operation: str | None = None
+    status: int | None = None
+    code: str | None = None
+    message: str | None = None
+
+
+class Envelope(_Open):
+    format: Literal["amlaudit.snapshot/v1"]
+    collected_at: str | None = None
+    subscriptions: list[SubscriptionEntry] = Field(default_factory=list)
+    # Resources are validated separately (header only) so bodies are not copied.
+    resources: list[dict[str, Any]]
+    usages: list[UsageBlock] | None = None
+    service_tags: list[ServiceTagBlock] | None = None
+    locks: list[LockEntry] | None = None
+    errors: list[CollectionError] = Field(default_factory=list)
+
+
+_ENVELOPE_FIELDS_VALIDATED_ELSEWHERE = {"resources"}
+_resource_headers = TypeAdapter(list[ResourceHeader])
+
+
+@dataclass(slots=True)
+class Snapshot:
+    """A validated snapshot. `raw` is the document as read; the typed parts point into it.
+
+    `usages`, `service_tags` and `locks` are None when the snapshot does not carry
+    the key at all ("not collected"), which checks must report as `error`.
+    """
+
+    raw: dict[str, Any]
+    resources: list[dict[str, Any]]
+    subscriptions: list[SubscriptionEntry]
+    usages: list[UsageBlock] | None
+    service_tags: list[ServiceTagBlock] | None
+    locks: list[LockEntry] | None
+    errors: list[CollectionError]
+    collected_at: str | None = None
+    source: str = field(default="")
+
+
+def _first_error(exc: ValidationError) -> str:
+    err = exc.errors()[0]
+    where = ".".join(str(p) for p in err["loc"]) or "document"
+    extra = len(exc.errors()) - 1
+    more = f" (and {extra} more problem{'s' if extra != 1 else ''})" if extra else ""
+    return f"{where}: {err['msg']}{more}"
+
+
+def parse_snapshot(document: Any, source: str = "snapshot") -> Snapshot:
+    """Validate a decoded snapshot document; raise SnapshotError with one line on any problem."""
+    if not isinstance(document, dict):
+        raise SnapshotError(f"{source}: not an amlaudit snapshot (top level is {type(document).__name__}, expected an object)")
+    fmt = document.get("format")
+    if fmt != SNAPSHOT_FORMAT:
+        raise SnapshotError(f"{source}: format is {fmt!r}, expected {SNAPSHOT_FORMAT!r}")
+    try:
+        envelope = Envelope.model_validate(document)
+    except ValidationError as exc:
+        raise SnapshotError(f"{source}: invalid snapshot: {_first_error(exc)}") from None
+    try:
+        _resource_headers.validate_python(envelope.resources)
+    except ValidationError as exc:
+        raise SnapshotError(f"{source}: invalid snapshot: resources.{_first_error(exc)}") from None
+    return Snapshot(
+        raw=document,
+        resources=document["resources"],
+        subscriptions=envelope.subscriptions,
+        usages=envelope.usages,
+        service_tags=envelope.service_tags,
+        locks=envelope.locks,
+        errors=envelope.errors,
+        collected_at=envelope.collected_at,
+        source=source,
+    )
+
+
+def read_snapshot_bytes(data: bytes, source: str = "snapshot") -> Snapshot:
+    """Decode (gzip detected by its magic bytes, not the file name) and validate."""
+    if data[:2] == _GZIP_MAGIC:
+        try:
+            data = gzip.decompress(data)
+        except (OSError, EOFError, zlib.error) as exc:
+            raise SnapshotError(f"{source}: corrupt gzip data ({exc})") from None
+    if not data.strip():
+        raise SnapshotError(f"{source}: file is empty")
+    try:
+        document = orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        raise SnapshotError(f"{source}: not valid JSON ({exc})") from None
+    return parse_snapshot(document, source)
+
+
+def load_snapshot(path: str | os.PathLike[str]) -> Snapshot:
+    """Read a snapshot file (`.json` or `.json.gz`)."""
+    p = Path(path)
+    try:
+        data = p.read_bytes()
+    except FileNotFoundError:
+        raise SnapshotError(f"{p}: no such file") from None
+    except IsADirectoryError:
+        raise SnapshotError(f"{p}: is a directory, expected a snapshot file") from None
+    except OSError as exc:
+        raise SnapshotError(f"{p}: cannot read ({exc.strerror or exc})") from None
+    return read_snapshot_bytes(data, str(p))
+
+
+def dump_snapshot_bytes(document: dict[str, Any], compress: bool) -> bytes:
+    data = orjson.dumps(document, option=orjson.OPT_INDENT_2 if not compress else 0)
+    if compress:
+        # mtime=0 keeps the bytes identical for identical snapshots.
+        return gzip.compress(data, compresslevel=6, mtime=0)
+    return data
+
+
+def write_snapshot(document: dict[str, Any], path: str | os.PathLike[str]) -> Path:
+    """Validate then write atomically; gzip when the name ends in `.gz`."""
+    parse_snapshot(document, str(path))
+    target = Path(path)
+    atomic_write(target, dump_snapshot_bytes(document, compress=target.name.endswith(".gz")))
+    return target
