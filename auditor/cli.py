@@ -1,2 +1,268 @@
-def main() -> None:  # replaced below
-    raise SystemExit(0)
+"""The `amlaudit` command: composes collect -> snapshot -> graph -> checks -> reports.
+
+Exit status (contracts.md): 0 no failing finding at or above --fail-on; 1 failing
+findings; 2 bad invocation or unreadable input (one line on stderr, nothing
+written); 3 no failures but the audit is incomplete.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Sequence
+from importlib import resources
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from auditor import __version__
+from auditor.check import SEVERITIES, Check, Settings
+from auditor.config import ConfigError, RunConfig, load_config
+from auditor.findings import AuditResult
+from auditor.graph import build_estate
+from auditor.pipeline import UnknownFormatError, render_reports, write_reports
+from auditor.registry import RegistryError, load_checks, load_reporters, reporter_entry_points
+from auditor.runner import run_checks
+from auditor.snapshot import Snapshot, SnapshotError, load_snapshot, read_snapshot_bytes, write_snapshot
+
+EXIT_OK, EXIT_FAILURES, EXIT_BAD_INPUT, EXIT_INCOMPLETE = 0, 1, 2, 3
+DEMO_RESOURCE = "demo.json.gz"
+
+
+class BadInput(Exception):
+    """Anything that makes the run exit 2: the message is the one line the user sees."""
+
+
+def _fail(message: str) -> NoReturn:
+    raise BadInput(message)
+
+
+def _split_formats(values: Sequence[str]) -> list[str]:
+    formats: list[str] = []
+    for value in values:
+        for name in value.split(","):
+            name = name.strip().lower()
+            if name and name not in formats:
+                formats.append(name)
+    return formats
+
+
+def _load_demo() -> Snapshot:
+    try:
+        data = resources.files("fixtures").joinpath(DEMO_RESOURCE).read_bytes()
+    except (FileNotFoundError, ModuleNotFoundError):
+        _fail("the bundled demo estate is missing from this installation")
+    return read_snapshot_bytes(data, "demo estate")
+
+
+def _collect(config: RunConfig, subscriptions: tuple[str, ...], workspaces: tuple[str, ...],
+             arm_endpoint: str | None, cloud: str | None, concurrency: int | None) -> dict[str, Any]:
+    # Imported here: the Azure SDKs are only needed for live collection.
+    from auditor.collect import CollectOptions, collect
+
+    for ws in workspaces:
+        if ws.count("/") != 1 or not all(ws.split("/")):
+            _fail(f"--workspace {ws!r}: expected RESOURCE_GROUP/NAME")
+    options = CollectOptions(
+        subscriptions=tuple(subscriptions) or tuple(config.subscriptions or ()),
+        workspaces=tuple(workspaces) or tuple(config.workspaces or ()),
+        arm_endpoint=arm_endpoint or config.arm_endpoint,
+        cloud=cloud or config.cloud or "AzureCloud",
+        concurrency=concurrency or config.concurrency or 8,
+    )
+    try:
+        return collect(options)
+    except (ValueError, OSError) as exc:
+        _fail(f"cannot collect: {exc}")
+    except Exception as exc:  # credential unavailable, endpoint unreachable: no audit happened
+        if type(exc).__name__ in {"ClientAuthenticationError", "CredentialUnavailableError", "ServiceRequestError", "CollectError"}:
+            _fail(f"cannot collect: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}")
+        raise
+
+
+def _print_summary(console: Console, result: AuditResult, written: list[Path], exit_status: int) -> None:
+    table = Table(title="amlaudit findings", show_lines=False)
+    table.add_column("check")
+    table.add_column("severity")
+    for status in ("fail", "error", "pass", "not_applicable"):
+        table.add_column(status, justify="right")
+    for check in result.checks:
+        counts = {s: 0 for s in ("fail", "error", "pass", "not_applicable")}
+        for finding in result.findings:
+            if finding.check_id == check.id:
+                counts[finding.status] += 1
+        table.add_row(check.id, check.severity, *(str(counts[s]) if counts[s] else "" for s in counts))
+    console.print(table)
+    s = result.summary
+    console.print(
+        f"{s['fail']} failing, {s['error']} could not be verified, {s['pass']} passing, "
+        f"{s['not_applicable']} not applicable; {len(result.errors)} collection error(s)."
+    )
+    for path in written:
+        console.print(f"wrote {path}")
+    meaning = {0: "clean", 1: "failures found", 3: "incomplete: some checks could not be verified"}[exit_status]
+    console.print(f"exit {exit_status}: {meaning}")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="amlaudit")
+def cli() -> None:
+    """Audit Azure Machine Learning estates against 'Securely run experiments and inference
+    inside an Azure virtual network'."""
+
+
+@cli.command()
+@click.option("--snapshot", "snapshot_path", type=click.Path(dir_okay=True, path_type=Path), help="Audit a snapshot file (.json or .json.gz) instead of collecting.")
+@click.option("--demo", is_flag=True, help="Audit the bundled sample estate.")
+@click.option("--subscription", "subscriptions", multiple=True, help="Subscription to collect (repeatable; default: every subscription the identity lists).")
+@click.option("--workspace", "workspaces", multiple=True, help="Only these workspaces, as RESOURCE_GROUP/NAME (repeatable).")
+@click.option("--save-snapshot", type=click.Path(dir_okay=False, path_type=Path), help="Keep the collected snapshot here (.json or .json.gz).")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), help="Directory for findings.json and the other reports [default: amlaudit-out].")
+@click.option("--format", "formats", multiple=True, help="Report formats, comma-separated or repeated [default: json,html].")
+@click.option("--arm-endpoint", envvar="AMLAUDIT_ARM_ENDPOINT", help="Resource Manager endpoint (sovereign clouds, stand-ins).")
+@click.option("--cloud", type=click.Choice(["AzureCloud", "AzureChinaCloud", "AzureUSGovernment"]), help="Azure cloud for live collection.")
+@click.option("--concurrency", type=click.IntRange(1, 64), help="Concurrent Resource Manager calls during collection.")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path), help="TOML file with run defaults.")
+@click.option("--fail-on", type=click.Choice(SEVERITIES, case_sensitive=False), help="Lowest severity that makes failures exit 1 [default: low].")
+@click.option("--planned-new-clusters", type=click.IntRange(0), help="compute-network-quota: new AmlCompute clusters planned [default: 1].")
+@click.option("--quiet", "-q", is_flag=True, help="No summary on stdout.")
+def scan(snapshot_path: Path | None, demo: bool, subscriptions: tuple[str, ...], workspaces: tuple[str, ...],
+         save_snapshot: Path | None, out_dir: Path | None, formats: tuple[str, ...], arm_endpoint: str | None,
+         cloud: str | None, concurrency: int | None, config_path: Path | None, fail_on: str | None,
+         planned_new_clusters: int | None, quiet: bool) -> int:
+    """Audit an estate and write findings.json plus the other reports."""
+    config = load_config(config_path)
+    if snapshot_path is not None and demo:
+        _fail("--snapshot and --demo are exclusive")
+    offline = snapshot_path is not None or demo
+    if offline and (subscriptions or workspaces):
+        _fail("--subscription/--workspace select what to collect; they do not apply to --snapshot or --demo")
+    fail_on = (fail_on or config.fail_on or "low").lower()
+    format_names = _split_formats(formats) or config.format or ["json", "html"]
+    available = reporter_entry_points()
+    unknown = [f for f in format_names if f not in available]
+    if unknown:
+        _fail(f"--format: unknown format {unknown[0]!r} (available: {', '.join(sorted(available))})")
+    reporters = load_reporters(["json", *format_names])
+    checks = load_checks()
+    settings = Settings(
+        planned_new_clusters=planned_new_clusters if planned_new_clusters is not None else (config.planned_new_clusters if config.planned_new_clusters is not None else 1),
+        check_settings=config.checks,
+    )
+    out = out_dir or Path(config.out or "amlaudit-out")
+
+    if snapshot_path is not None:
+        snapshot = load_snapshot(snapshot_path)
+    elif demo:
+        snapshot = _load_demo()
+    else:
+        document = _collect(config, subscriptions, workspaces, arm_endpoint, cloud, concurrency)
+        if save_snapshot is not None:
+            write_snapshot(document, save_snapshot)
+        from auditor.snapshot import parse_snapshot
+
+        snapshot = parse_snapshot(document, "live collection")
+    if save_snapshot is not None and offline:
+        write_snapshot(snapshot.raw, save_snapshot)
+
+    result = run_checks(build_estate(snapshot), checks, settings)
+    rendered = render_reports(result, format_names, reporters)
+    written = write_reports(rendered, out)
+    status = result.exit_status(fail_on)
+    if not quiet:
+        _print_summary(Console(), result, written, status)
+    return status
+
+
+@cli.command()
+@click.option("--subscription", "subscriptions", multiple=True, help="Subscription to collect (repeatable; default: all listable).")
+@click.option("--workspace", "workspaces", multiple=True, help="Only these workspaces, as RESOURCE_GROUP/NAME.")
+@click.option("--out", "out_file", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Snapshot file to write (.json or .json.gz).")
+@click.option("--arm-endpoint", envvar="AMLAUDIT_ARM_ENDPOINT", help="Resource Manager endpoint.")
+@click.option("--cloud", type=click.Choice(["AzureCloud", "AzureChinaCloud", "AzureUSGovernment"]))
+@click.option("--concurrency", type=click.IntRange(1, 64))
+@click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path))
+def collect(subscriptions: tuple[str, ...], workspaces: tuple[str, ...], out_file: Path, arm_endpoint: str | None,
+            cloud: str | None, concurrency: int | None, config_path: Path | None) -> int:
+    """Collect a snapshot from Azure without auditing it."""
+    config = load_config(config_path)
+    document = _collect(config, subscriptions, workspaces, arm_endpoint, cloud, concurrency)
+    write_snapshot(document, out_file)
+    errors = document.get("errors") or []
+    click.echo(f"wrote {out_file}: {len(document.get('resources') or [])} resources, {len(errors)} collection error(s)")
+    return EXIT_INCOMPLETE if errors else EXIT_OK
+
+
+@cli.command(name="checks")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable catalog.")
+def list_checks(as_json: bool) -> int:
+    """List the checks this installation runs."""
+    checks = load_checks()
+    if as_json:
+        click.echo(json.dumps([_check_row(c) for c in checks], indent=2))
+        return EXIT_OK
+    table = Table(title=f"{len(checks)} checks")
+    for column in ("id", "severity", "subject", "title"):
+        table.add_column(column)
+    for c in checks:
+        table.add_row(c.id, c.severity, c.subject, c.title)
+    Console(width=200).print(table)
+    return EXIT_OK
+
+
+def _check_row(c: Check) -> dict[str, str]:
+    return {"id": c.id, "title": c.title, "severity": c.severity, "subject": c.subject, "applies": c.applies,
+            "passes": c.passes, "source": c.source, "rationale": c.rationale, "remediation": c.remediation,
+            "reference": c.reference_text}
+
+
+@cli.command()
+@click.argument("check_id")
+def explain(check_id: str) -> int:
+    """Show what a check verifies, why, and how to fix a failure."""
+    checks = {c.id: c for c in load_checks()}
+    found = checks.get(check_id.strip().lower())
+    if found is None:
+        _fail(f"unknown check {check_id!r} (run 'amlaudit checks' for the list)")
+    row = _check_row(found)
+    click.echo(f"{found.id}  [{found.severity}]  {found.title}\n")
+    for label, key in (("Subject", "subject"), ("Applies when", "applies"), ("Passes when", "passes"),
+                       ("Source", "source"), ("Why", "rationale"), ("Remediation", "remediation"), ("Reference", "reference")):
+        click.echo(f"{label}: {row[key]}")
+    return EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point: every bad-input path ends as one line on stderr and exit 2."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    try:
+        status = cli.main(args=args, prog_name="amlaudit", standalone_mode=False)
+    except click.exceptions.NoArgsIsHelpError as exc:
+        click.echo(exc.ctx.get_help() if exc.ctx else "", err=True)
+        status = EXIT_BAD_INPUT
+    except click.UsageError as exc:
+        click.echo(f"amlaudit: error: {exc.format_message()}", err=True)
+        status = EXIT_BAD_INPUT
+    except click.exceptions.Abort:
+        click.echo("amlaudit: interrupted", err=True)
+        status = EXIT_BAD_INPUT
+    except (BadInput, SnapshotError, ConfigError, RegistryError, UnknownFormatError) as exc:
+        click.echo(f"amlaudit: error: {exc}", err=True)
+        status = EXIT_BAD_INPUT
+    except OSError as exc:  # an unwritable --out, a full disk
+        click.echo(f"amlaudit: error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), err=True)
+        status = EXIT_BAD_INPUT
+    if isinstance(status, int):
+        return status
+    return EXIT_OK  # --help / --version return None
+
+
+def run() -> NoReturn:
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    run()

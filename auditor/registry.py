@@ -67,10 +67,17 @@ def load_checks(group: str = CHECK_GROUP) -> list[Check]:
     return checks
 
 
-def load_reporters(group: str = REPORTER_GROUP) -> dict[str, Any]:
-    """Reporter classes by format name."""
-    reporters: dict[str, Any] = {}
+def reporter_entry_points(group: str = REPORTER_GROUP) -> dict[str, EntryPoint]:
+    """Registered reporters by format name, not yet imported."""
+    found: dict[str, EntryPoint] = {}
     for ep in entry_points(group=group):
-        if ep.name not in reporters:
-            reporters[ep.name] = _load(ep, group)
-    return reporters
+        found.setdefault(ep.name, ep)
+    return found
+
+
+def load_reporters(names: Iterable[str] | None = None, group: str = REPORTER_GROUP) -> dict[str, Any]:
+    """Reporter classes by format name; only the named ones are imported (a broken
+    reporter the user did not ask for must not stop the audit)."""
+    eps = reporter_entry_points(group)
+    wanted = list(eps) if names is None else [n for n in names if n in eps]
+    return {name: _load(eps[name], group) for name in wanted}

@@ -1,0 +1,63 @@
+"""`--config FILE`: run defaults in TOML, validated; command-line flags override them.
+
+```toml
+fail_on = "high"              # exit 1 only for failures at or above this severity
+format = ["json", "html"]     # report formats written to --out
+out = "amlaudit-out"
+planned_new_clusters = 2      # compute-network-quota
+concurrency = 8               # live collection: concurrent Resource Manager calls
+subscriptions = ["..."]
+workspaces = ["rg/name"]
+arm_endpoint = "https://management.azure.com"
+
+[checks.my-custom-check]      # settings for third-party checks
+threshold = 3
+```
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+
+class ConfigError(Exception):
+    """The config file cannot be used; one line naming the problem."""
+
+
+class RunConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    fail_on: Literal["info", "low", "medium", "high", "critical"] | None = None
+    format: list[str] | None = None
+    out: str | None = None
+    planned_new_clusters: int | None = Field(default=None, ge=0)
+    concurrency: int | None = Field(default=None, ge=1, le=64)
+    subscriptions: list[str] | None = None
+    workspaces: list[str] | None = None
+    arm_endpoint: str | None = None
+    cloud: str | None = None
+    checks: dict[str, dict[str, Any]] = Field(default_factory=dict)
+
+
+def load_config(path: str | Path | None) -> RunConfig:
+    if path is None:
+        return RunConfig()
+    p = Path(path)
+    try:
+        data = tomllib.loads(p.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{p}: no such config file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{p}: cannot read config ({exc})") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{p}: not valid TOML ({exc})") from None
+    try:
+        return RunConfig.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(x) for x in err["loc"]) or "document"
+        raise ConfigError(f"{p}: {where}: {err['msg']}") from None

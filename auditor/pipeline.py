@@ -1,0 +1,50 @@
+"""The offline audit as plain functions: snapshot -> graph -> checks -> findings -> rendered reports.
+
+The CLI composes these; tests and the live round trip call them directly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from auditor.check import Check, Settings
+from auditor.findings import AuditResult
+from auditor.fsio import atomic_write
+from auditor.graph import build_estate
+from auditor.registry import load_checks, load_reporters
+from auditor.runner import run_checks
+from auditor.snapshot import Snapshot
+
+
+def audit_snapshot(snapshot: Snapshot, checks: Sequence[Check] | None = None, settings: Settings | None = None) -> AuditResult:
+    """Audit one snapshot with the given checks (default: every registered check)."""
+    return run_checks(build_estate(snapshot), load_checks() if checks is None else checks, settings)
+
+
+class UnknownFormatError(ValueError):
+    pass
+
+
+def render_reports(result: AuditResult, formats: Sequence[str], reporters: Mapping[str, Any] | None = None) -> dict[str, bytes]:
+    """Render `findings.json` (always) and one file per other format; nothing is written here."""
+    wanted = ["json"] + [f for f in formats if f != "json"]
+    reporters = load_reporters(wanted) if reporters is None else reporters
+    unknown = [f for f in wanted if f not in reporters]
+    if unknown:
+        raise UnknownFormatError(f"unknown format {unknown[0]!r} (available: {', '.join(sorted(reporters))})")
+    rendered: dict[str, bytes] = {}
+    for name in dict.fromkeys(wanted):
+        reporter = reporters[name]()
+        rendered[reporter.filename] = reporter.render(result)
+    return rendered
+
+
+def write_reports(rendered: Mapping[str, bytes], out_dir: Path) -> list[Path]:
+    written = []
+    for filename, data in rendered.items():
+        target = out_dir / filename
+        atomic_write(target, data)
+        written.append(target)
+    return written

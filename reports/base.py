@@ -1,0 +1,18 @@
+"""What a reporter is: a format name, a file name, and bytes rendered from an audit result.
+
+Reporters register in the entry-point group ``amlaudit.reporters``; the entry
+point's name is the `--format` value. Rendering is pure (no I/O); the CLI
+writes every rendered file atomically, and only after all of them rendered.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from auditor.findings import AuditResult
+
+
+class Reporter(Protocol):
+    filename: str
+
+    def render(self, result: AuditResult) -> bytes: ...
