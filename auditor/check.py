@@ -109,6 +109,8 @@ class Check:
     remediation: str
     function: CheckFunction = field(repr=False, compare=False)
     reference: str = SOURCE_URL
+    # The document `source` is a section of: third-party packs may cite their own standard.
+    document: str = SOURCE_DOCUMENT
 
     def run(self, estate: Estate, settings: Settings) -> Iterator[Verdict]:
         yield from self.function(estate, settings)
@@ -118,7 +120,7 @@ class Check:
 
     @property
     def reference_text(self) -> str:
-        return f"{self.reference} ({SOURCE_DOCUMENT}: {self.source})"
+        return f"{self.reference} ({self.document}: {self.source})"
 
 
 def check(
@@ -133,6 +135,7 @@ def check(
     rationale: str,
     remediation: str,
     reference: str = SOURCE_URL,
+    document: str = SOURCE_DOCUMENT,
 ) -> Callable[[CheckFunction], Check]:
     """Declare a check beside the function that states its rule."""
     if not _ID_PATTERN.match(id):
@@ -153,6 +156,7 @@ def check(
             remediation=remediation,
             function=function,
             reference=reference,
+            document=document,
         )
 
     return wrap

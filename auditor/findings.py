@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from auditor import __version__
@@ -49,7 +49,13 @@ class Finding:
         )
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        # Field by field, not dataclasses.asdict: asdict deep-copies every evidence value, which
+        # took 1.8 s of a 1,000-workspace scan (15,000 findings); the evidence is plain data
+        # that reporters only read, so a shallow copy of the mapping is enough.
+        return {name: getattr(self, name) for name in _FINDING_FIELDS} | {"evidence": dict(self.evidence)}
+
+
+_FINDING_FIELDS = tuple(f.name for f in fields(Finding))
 
 
 @dataclass(slots=True)
@@ -69,6 +75,11 @@ class AuditResult:
     def summary(self) -> dict[str, int]:
         counts = Counter(f.status for f in self.findings)
         return {status: counts.get(status, 0) for status in STATUSES}
+
+    @property
+    def coverage_gaps(self) -> list[dict[str, Any]]:
+        """The distinct gaps (by kind and id), as findings.json lists them."""
+        return _unique_gaps(self.gaps)
 
     def failures_at_or_above(self, severity: str) -> list[Finding]:
         floor = severity_rank(severity)

@@ -48,7 +48,9 @@ def _load(ep: EntryPoint, group: str) -> Any:
     try:
         return ep.load()
     except Exception as exc:  # a broken plug-in must not look like a clean audit
-        raise RegistryError(f"{group} entry point {ep.name!r} ({ep.value}) failed to load: {type(exc).__name__}: {exc}") from None
+        # First line only: the user sees one line, and a plug-in's message may span several.
+        detail = next(iter(str(exc).splitlines()), "")
+        raise RegistryError(f"{group} entry point {ep.name!r} ({ep.value}) failed to load: {type(exc).__name__}: {detail}") from None
 
 
 def load_checks(group: str = CHECK_GROUP) -> list[Check]:
