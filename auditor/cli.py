@@ -160,17 +160,16 @@ def scan(snapshot_path: Path | None, demo: bool, subscriptions: tuple[str, ...],
         snapshot = _load_demo()
     else:
         document = _collect(config, subscriptions, workspaces, arm_endpoint, cloud, concurrency)
-        if save_snapshot is not None:
-            write_snapshot(document, save_snapshot)
         from auditor.snapshot import parse_snapshot
 
         snapshot = parse_snapshot(document, "live collection")
-    if save_snapshot is not None and offline:
-        write_snapshot(snapshot.raw, save_snapshot)
 
     result = run_checks(build_estate(snapshot), checks, settings)
     rendered = render_reports(result, format_names, reporters)
     written = write_reports(rendered, out)
+    if save_snapshot is not None:
+        # After the reports: a run that stops with exit 2 (an --out that cannot be written) leaves nothing behind.
+        written.append(write_snapshot(snapshot.raw, save_snapshot))
     status = result.exit_status(fail_on)
     if not quiet:
         _print_summary(Console(), result, written, status)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
+from auditor.check import Verdict, error
 from auditor.graph.estate import Estate
 from auditor.graph.model import Compute, Gap, KeyVault, StorageAccount, Subnet, Workspace
 from auditor.ids import id_key
@@ -88,3 +89,24 @@ def aks_computes(estate: Estate) -> list[Compute]:
 
 def vm_computes(estate: Estate) -> list[Compute]:
     return [c for c in estate.computes if c.kind == "VirtualMachine"]
+
+
+def compute_list_gaps(estate: Estate) -> list[Gap]:
+    """Workspaces whose compute list could not be read: the computes (and the subnets,
+    VNets and regions they use) a compute check would judge there are unknown."""
+    return [ws.computes_gap for ws in estate.workspaces if ws.computes_gap is not None]
+
+
+def unlisted_compute_errors(estate: Estate, unknown: str) -> list[Verdict]:
+    """One `error` per workspace whose compute list could not be read.
+
+    A compute check's subjects come from the compute list, so where it is missing the
+    check cannot even name them; `unknown` says what it could not judge there, e.g.
+    "its AmlCompute clusters and the subnets they use".
+    """
+    return [
+        error(gap, f"the computes of workspace {gap.ref_id.rsplit('/computes', 1)[0]} could not be listed "
+                   f"({gap.reason}), so {unknown} are unknown",
+              missing={"kind": gap.kind, "id": gap.ref_id, "reason": gap.reason})
+        for gap in compute_list_gaps(estate)
+    ]

@@ -4,8 +4,32 @@ Registered through the entry point ``amlaudit.checks: builtin = checks``, exactl
 as a third-party pack would be; `CHECKS` fixes the catalog order.
 """
 
-from checks.storage import storage_trusted_services
+from checks.aks import aks_dns_service_ip, aks_docker_bridge, aks_service_cidr, aks_vnet_location
+from checks.compute import (
+    attached_compute_ubuntu,
+    compute_network_quota,
+    compute_subnet_capacity,
+    compute_vnet_location,
+    compute_vnet_locks,
+)
+from checks.keyvault import keyvault_network_restricted, keyvault_trusted_services, keyvault_vnet_rule
+from checks.storage import storage_inference_access, storage_network_restricted, storage_trusted_services, storage_vnet_rule
 
 CHECKS = [
+    storage_vnet_rule,
     storage_trusted_services,
+    storage_inference_access,
+    storage_network_restricted,
+    keyvault_vnet_rule,
+    keyvault_trusted_services,
+    keyvault_network_restricted,
+    compute_vnet_location,
+    compute_subnet_capacity,
+    compute_network_quota,
+    compute_vnet_locks,
+    attached_compute_ubuntu,
+    aks_vnet_location,
+    aks_service_cidr,
+    aks_dns_service_ip,
+    aks_docker_bridge,
 ]

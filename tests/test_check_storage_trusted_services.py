@@ -52,3 +52,14 @@ def test_shared_account_is_one_subject(builder: EstateBuilder) -> None:
     builder.workspace("mlw-a", storage=st)
     builder.workspace("mlw-b", storage=st)
     assert len(storage_trusted_services(builder.estate())) == 1
+
+
+def test_public_network_access_does_not_change_the_verdict(builder: EstateBuilder) -> None:
+    st = builder.storage_account(default_action="Deny", bypass="AzureServices")
+    st["properties"]["publicNetworkAccess"] = "Disabled"
+    builder.workspace(storage=st)
+    (v,) = _verdicts(builder).values()
+    assert v.status == "pass" and v.evidence["public_network_access"] == "Disabled"
+    st["properties"]["networkAcls"]["defaultAction"] = "Allow"
+    (v,) = _verdicts(builder).values()
+    assert v.status == "not_applicable"

@@ -71,6 +71,11 @@ def _props(obj: Any) -> dict[str, Any]:
     return {}
 
 
+def _dict(value: Any) -> dict[str, Any]:
+    """`value` when it is an object, else empty: a mis-shaped field reads as absent, not as a crash."""
+    return value if isinstance(value, dict) else {}
+
+
 def _get_ci(obj: dict[str, Any], *names: str) -> Any:
     """First present key among `names`, compared case-insensitively (ARM is loose about case)."""
     for name in names:
@@ -234,7 +239,7 @@ class _Builder:
                 id=raw["id"],
                 name=raw.get("name") or raw["id"].rsplit("/", 1)[-1],
                 raw=raw,
-                address_prefixes=_str_list((props.get("addressSpace") or {}).get("addressPrefixes")),
+                address_prefixes=_str_list(_dict(props.get("addressSpace")).get("addressPrefixes")),
                 subscription_id=parsed.subscription_id if parsed else "",
                 resource_group=parsed.resource_group if parsed else None,
             )
@@ -256,9 +261,9 @@ class _Builder:
                 state = pprops.get("peeringState")
                 if isinstance(state, str) and state.lower() != "connected":
                     continue
-                space = _str_list((pprops.get("remoteAddressSpace") or {}).get("addressPrefixes"))
+                space = _str_list(_dict(pprops.get("remoteAddressSpace")).get("addressPrefixes"))
                 if not space:
-                    space = _str_list((pprops.get("remoteVirtualNetworkAddressSpace") or {}).get("addressPrefixes"))
+                    space = _str_list(_dict(pprops.get("remoteVirtualNetworkAddressSpace")).get("addressPrefixes"))
                 remote_id = _ref_id(pprops.get("remoteVirtualNetwork"))
                 if not space and remote_id and id_key(remote_id) in e.vnets:
                     space = list(e.vnets[id_key(remote_id)].address_prefixes)
@@ -337,7 +342,7 @@ class _Builder:
             )
 
     def _vm(self, raw: dict[str, Any]) -> None:
-        refs = (_props(raw).get("networkProfile") or {}).get("networkInterfaces") or []
+        refs = _dict(_props(raw).get("networkProfile")).get("networkInterfaces") or []
         nic_ids: list[str] = []
         primary: str | None = None
         for ref in refs:
@@ -469,13 +474,22 @@ class _Builder:
             compute.managed_cluster = self.resolve(self.estate.managed_clusters, compute.target_id, "managed cluster")
         config = inner.get("aksNetworkingConfiguration")
         if isinstance(config, dict) and config:
-            compute.aks_networking = AksNetworking(
+            networking = AksNetworking(
                 source="compute aksNetworkingConfiguration",
-                subnet_id=_get_ci(config, "subnetId", "subnetID") if isinstance(_get_ci(config, "subnetId", "subnetID"), str) else None,
+                subnet_id=_as_str(_get_ci(config, "subnetId", "subnetID")),
                 service_cidr=_as_str(_get_ci(config, "serviceCidr")),
                 dns_service_ip=_as_str(_get_ci(config, "dnsServiceIP", "dnsServiceIp")),
                 docker_bridge_cidr=_as_str(_get_ci(config, "dockerBridgeCidr")),
             )
+            if isinstance(compute.managed_cluster, ManagedCluster):
+                # The cluster itself is authoritative for what the compute's copy leaves out.
+                profile = compute.managed_cluster.network_profile
+                pools = compute.managed_cluster.agent_pool_subnet_ids
+                networking.subnet_id = networking.subnet_id or (pools[0] if pools else None)
+                networking.service_cidr = networking.service_cidr or _as_str(_get_ci(profile, "serviceCidr"))
+                networking.dns_service_ip = networking.dns_service_ip or _as_str(_get_ci(profile, "dnsServiceIP", "dnsServiceIp"))
+                networking.docker_bridge_cidr = networking.docker_bridge_cidr or _as_str(_get_ci(profile, "dockerBridgeCidr"))
+            compute.aks_networking = networking
         elif isinstance(compute.managed_cluster, ManagedCluster):
             mc = compute.managed_cluster
             profile = mc.network_profile

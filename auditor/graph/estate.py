@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 from auditor.graph.model import (
     Compute,
@@ -27,7 +28,7 @@ from auditor.graph.model import (
 from auditor.ids import covering_scopes, id_key
 
 if TYPE_CHECKING:
-    from auditor.snapshot import Snapshot
+    from auditor.snapshot import CollectionError, Snapshot
 
 
 @dataclass(eq=False)
@@ -95,4 +96,18 @@ class Estate:
         found: list[ManagementLock] = []
         for scope in covering_scopes(resource_id):
             found.extend(self.locks.get(scope, []))
+        return found
+
+    def collection_errors_at(self, *scopes: str) -> list[CollectionError]:
+        """Collection errors recorded at exactly one of `scopes` (ARM ids or list paths).
+
+        An error's scope may be a URL or carry a query string; both are reduced to the
+        case-insensitive id path before comparing.
+        """
+        wanted = {id_key(s) for s in scopes}
+        found: list[CollectionError] = []
+        for err in self.snapshot.errors:
+            scope = urlsplit(err.scope).path if "://" in err.scope else err.scope
+            if id_key(scope.split("?", 1)[0]) in wanted:
+                found.append(err)
         return found

@@ -244,10 +244,11 @@ class HDInsightCluster(Node):
     @property
     def subnet_ids(self) -> list[str]:
         ids: list[str] = []
-        roles = ((self.properties.get("computeProfile") or {}).get("roles")) or []
-        for role in roles:
-            profile = (role or {}).get("virtualNetworkProfile") or {}
-            sub = profile.get("subnet")
+        compute_profile = self.properties.get("computeProfile")
+        roles = compute_profile.get("roles") if isinstance(compute_profile, dict) else None
+        for role in roles if isinstance(roles, list) else []:
+            profile = role.get("virtualNetworkProfile") if isinstance(role, dict) else None
+            sub = profile.get("subnet") if isinstance(profile, dict) else None
             if isinstance(sub, str) and sub and sub.lower() not in (i.lower() for i in ids):
                 ids.append(sub)
         return ids
@@ -262,6 +263,11 @@ class AksNetworking:
     service_cidr: str | None
     dns_service_ip: str | None
     docker_bridge_cidr: str | None
+
+    @property
+    def from_managed_cluster(self) -> bool:
+        """True when the compute carried no aksNetworkingConfiguration (an attached cluster)."""
+        return self.source == "managed cluster networkProfile"
 
 
 @dataclass(slots=True, eq=False)

@@ -1,0 +1,463 @@
+"""What the collector reads, and in what order: everything the checks need, starting from the workspaces in scope.
+
+subscriptions ─► workspaces (list per subscription, filtered) ─┬► computes (child list per workspace)
+                                                               ├► storage account, key vault (by id, any subscription)
+computes ─► AmlCompute subnet / VM ─► NIC ─► subnet / AKS cluster ─► agent pool subnet
+subnet ─► its VNet, the subnet's NSG and route table, a NIC's NSG
+          (listed once per subscription and type, the first time one is needed; by id if the list fails)
+VNet hosting compute ─► network usages (subscription, region), service tags (region),
+                        locks (one list per subscription, kept when they cover the VNet)
+
+Each read happens at most once (keyed by its case-insensitive path), on the scheduler's
+workers, as soon as the read it depends on has answered. A failed read is recorded as an
+`errors` entry and its dependants are skipped; everything else carries on.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass
+from typing import Any
+
+from auditor.collect.api_versions import API_VERSIONS
+from auditor.collect.arm import ArmReader
+from auditor.collect.errors import ArmReadError
+from auditor.collect.redact import drop_secrets
+from auditor.collect.scheduler import Scheduler
+from auditor.ids import covering_scopes, id_key, looks_like_arm_id, parent_id, parse_arm_id
+
+# Listed per subscription rather than read one by one: many computes share a few of these,
+# and one list answers for all of them. Everything listed is kept (see docs/collect.md).
+_LISTED_NETWORK_TYPES = {
+    "microsoft.network/virtualnetworks": "virtualNetworks",
+    "microsoft.network/networksecuritygroups": "networkSecurityGroups",
+    "microsoft.network/routetables": "routeTables",
+}
+_LOCKS_MARKER = "/providers/microsoft.authorization/locks/"
+
+
+@dataclass(frozen=True)
+class Listing:
+    """The items of a paged list; `complete` is False when a page could not be read (an error says why)."""
+
+    items: list[dict[str, Any]]
+    complete: bool
+
+
+class WorkspaceFilter:
+    """`RG/NAME` filters, compared case-insensitively; no filter keeps every workspace."""
+
+    def __init__(self, filters: tuple[str, ...]) -> None:
+        self._wanted = {tuple(part.lower() for part in f.split("/", 1)) for f in filters}
+
+    def keeps(self, workspace_id: str) -> bool:
+        if not self._wanted:
+            return True
+        parsed = parse_arm_id(workspace_id)
+        if parsed is None or parsed.resource_group is None or not parsed.segments:
+            return False
+        return (parsed.resource_group.lower(), parsed.segments[-1][1].lower()) in self._wanted
+
+
+def resource_type(resource_id: str) -> str | None:
+    """`Namespace/type[/child type]` of an id, as spelled in it (None for a non-id)."""
+    parsed = parse_arm_id(resource_id)
+    if parsed is None or parsed.namespace is None or not parsed.segments:
+        return None
+    return "/".join([parsed.namespace, *(kind for kind, _ in parsed.segments)])
+
+
+def _dig(value: Any, *keys: str) -> Any:
+    for key in keys:
+        value = value.get(key) if isinstance(value, dict) else None
+    return value
+
+
+def _dicts(value: Any) -> list[dict[str, Any]]:
+    return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
+
+
+def _id_string(value: Any) -> str | None:
+    return value if isinstance(value, str) and looks_like_arm_id(value) else None
+
+
+def _location_key(location: str) -> str:
+    return location.replace(" ", "").lower()
+
+
+class Crawl:
+    """Reads an estate into the parts of a snapshot. Call `start`, wait on the scheduler, then `sections`."""
+
+    def __init__(self, arm: ArmReader, scheduler: Scheduler, workspace_filter: WorkspaceFilter) -> None:
+        self._arm = arm
+        self._scheduler = scheduler
+        self._workspace_filter = workspace_filter
+        self._lock = threading.Lock()
+        self._started: dict[str, Future[Any]] = {}
+        self._subscriptions: dict[str, dict[str, Any]] = {}
+        self._resources: dict[str, dict[str, Any]] = {}
+        self._usages: dict[tuple[str, str], dict[str, Any]] = {}
+        self._service_tags: dict[str, dict[str, Any]] = {}
+        self._listed_locks: dict[str, list[dict[str, Any]]] = {}
+        self._compute_vnet_ids: dict[str, str] = {}
+        self._errors: list[dict[str, Any]] = []
+        self._redacted: list[dict[str, Any]] = []
+
+    # -- entry ------------------------------------------------------------------------------
+
+    def start(self, subscriptions: tuple[str, ...]) -> None:
+        """Begin with the given subscriptions (read each), or every subscription the identity can list."""
+        api = API_VERSIONS["microsoft.resources/subscriptions"]
+        operation = "Microsoft.Resources/subscriptions/read"
+        if subscriptions:
+            for subscription_id in dict.fromkeys(subscriptions):
+                path = f"/subscriptions/{subscription_id}"
+                self._then(self._read(path, api, operation), self._on_subscription)
+        else:
+            self._then(self._list("/subscriptions", api, operation), self._on_subscription_list)
+
+    def sections(self) -> dict[str, Any]:
+        """The snapshot sections collected so far, in a stable order."""
+        with self._lock:
+            covering = {scope for vnet_id in self._compute_vnet_ids.values() for scope in covering_scopes(vnet_id)}
+            locks = {id_key(lock["id"]): lock for listed in self._listed_locks.values() for lock in listed
+                     if isinstance(lock.get("id"), str) and _lock_scope_key(lock["id"]) in covering}
+            return {
+                "subscriptions": [self._subscriptions[k] for k in sorted(self._subscriptions)],
+                "resources": [self._resources[k] for k in sorted(self._resources)],
+                "usages": [self._usages[k] for k in sorted(self._usages)],
+                "service_tags": [self._service_tags[k] for k in sorted(self._service_tags)],
+                "locks": [locks[k] for k in sorted(locks)],
+                "errors": sorted(self._errors, key=lambda e: (id_key(e["scope"]), e["operation"])),
+                "redacted": sorted(self._redacted, key=lambda r: (id_key(r["id"]), r["path"])),
+            }
+
+    # -- reads (each at most once) -------------------------------------------------------------
+
+    def _once(self, key: str, begin: Callable[[Future[Any]], None]) -> Future[Any]:
+        """The future of the read named `key`, begun by `begin(future)` the first time it is asked for."""
+        with self._lock:
+            future = self._started.get(key)
+            if future is not None:
+                return future
+            future = Future()
+            self._started[key] = future
+        begin(future)
+        return future
+
+    def _read(self, path: str, api_version: str, operation: str) -> Future[Any]:
+        """GET one document; resolves to its JSON, or None once the failure is recorded."""
+
+        def begin(future: Future[Any]) -> None:
+            def work() -> None:
+                try:
+                    body = self._arm.get(path, api_version)
+                except ArmReadError as exc:
+                    self._record(exc.entry(path, operation))
+                    body = None
+                future.set_result(body)
+
+            self._scheduler.submit(work)
+
+        return self._once(f"GET {id_key(path)}", begin)
+
+    def _list(self, path: str, api_version: str, operation: str, keep_items: bool = False) -> Future[Listing]:
+        """Every page of a list (following `nextLink`); `keep_items` adds the items to `resources` first."""
+
+        def begin(future: Future[Listing]) -> None:
+            items: list[dict[str, Any]] = []
+
+            def finish(complete: bool) -> None:
+                if keep_items:
+                    items[:] = [item for item in items if self._keep(item, path, operation)]
+                future.set_result(Listing(items, complete))
+
+            def page(url: str) -> None:
+                try:
+                    body = self._arm.get(url, api_version)
+                except ArmReadError as exc:
+                    if exc.code == "MissingSubscriptionRegistration" and not items:
+                        # Resource Manager refuses to unregister a provider while any of its resources
+                        # exist, so an unregistered provider means the list is empty.
+                        finish(True)
+                        return
+                    self._record(exc.entry(path, operation))
+                    finish(False)
+                    return
+                value = body.get("value") if isinstance(body, dict) else None
+                if not isinstance(value, list):
+                    self._record(ArmReadError(200, "MalformedResponse", "list page has no `value` array").entry(path, operation))
+                    finish(False)
+                    return
+                items.extend(_dicts(value))
+                next_link = body.get("nextLink")
+                if isinstance(next_link, str) and next_link:
+                    self._scheduler.submit(page, next_link)
+                else:
+                    finish(True)
+
+            self._scheduler.submit(page, path)
+
+        return self._once(f"LIST {id_key(path)}", begin)
+
+    def _get_resource(self, resource_id: str) -> Future[dict[str, Any] | None]:
+        """A resource by id (once); resolves to its body, kept in `resources`, or None."""
+        kind = resource_type(resource_id) or ""
+        operation = f"{kind}/read"
+
+        def begin(future: Future[dict[str, Any] | None]) -> None:
+            api = API_VERSIONS.get(kind.lower())
+            if api is None:
+                self._record(ArmReadError(None, "UnsupportedResourceType",
+                                          f"amlaudit does not read resources of type {kind or '?'}").entry(resource_id, operation))
+                future.set_result(None)
+                return
+
+            def keep(body: Any) -> None:
+                if body is None:
+                    future.set_result(None)
+                elif not isinstance(body, dict):
+                    self._record(ArmReadError(200, "MalformedResponse", "resource body is not a JSON object").entry(resource_id, operation))
+                    future.set_result(None)
+                else:
+                    future.set_result(body if self._keep(body, resource_id, operation) else None)
+
+            self._then(self._read(resource_id, api, operation), keep)
+
+        return self._once(f"RESOURCE {id_key(resource_id)}", begin)
+
+    def _need_network(self, resource_id: str) -> Future[dict[str, Any] | None]:
+        """A network resource: from its subscription's list of that type, else (list failed or lacks it) by id."""
+        kind = (resource_type(resource_id) or "").lower()
+        collection = _LISTED_NETWORK_TYPES.get(kind)
+        parsed = parse_arm_id(resource_id)
+        if collection is None or parsed is None:
+            return self._get_resource(resource_id)
+
+        def begin(future: Future[dict[str, Any] | None]) -> None:
+            path = f"/subscriptions/{parsed.subscription_id}/providers/Microsoft.Network/{collection}"
+
+            def look_up(listing: Listing) -> None:
+                with self._lock:
+                    body = self._resources.get(id_key(resource_id))
+                if body is not None:
+                    future.set_result(body)
+                else:
+                    self._then(self._get_resource(resource_id), future.set_result)
+
+            self._then(self._list(path, API_VERSIONS[kind], f"Microsoft.Network/{collection}/read", keep_items=True), look_up)
+
+        return self._once(f"NEED {id_key(resource_id)}", begin)
+
+    # -- what each answer leads to ---------------------------------------------------------------
+
+    def _on_subscription_list(self, listing: Listing) -> None:
+        for subscription in listing.items:
+            self._on_subscription(subscription)
+
+    def _on_subscription(self, subscription: Any) -> None:
+        if subscription is None:
+            return
+        subscription_id = subscription.get("subscriptionId") if isinstance(subscription, dict) else None
+        if not isinstance(subscription_id, str) or not subscription_id:
+            self._record(ArmReadError(200, "MalformedResponse", "subscription without subscriptionId")
+                         .entry("/subscriptions", "Microsoft.Resources/subscriptions/read"))
+            return
+        with self._lock:
+            self._subscriptions.setdefault(subscription_id.lower(), subscription)
+        path = f"/subscriptions/{subscription_id}/providers/Microsoft.MachineLearningServices/workspaces"
+        api = API_VERSIONS["microsoft.machinelearningservices/workspaces"]
+        self._then(self._list(path, api, "Microsoft.MachineLearningServices/workspaces/read"), self._on_workspaces)
+
+    def _on_workspaces(self, listing: Listing) -> None:
+        for workspace in listing.items:
+            workspace_id = workspace.get("id")
+            if isinstance(workspace_id, str) and self._workspace_filter.keeps(workspace_id):
+                if self._keep(workspace, workspace_id, "Microsoft.MachineLearningServices/workspaces/read"):
+                    self._on_workspace(workspace)
+
+    def _on_workspace(self, workspace: dict[str, Any]) -> None:
+        path = workspace["id"].rstrip("/") + "/computes"
+        api = API_VERSIONS["microsoft.machinelearningservices/workspaces/computes"]
+        self._then(self._list(path, api, "Microsoft.MachineLearningServices/workspaces/computes/read", keep_items=True),
+                   self._on_computes)
+        for reference in ("storageAccount", "keyVault"):
+            target = _id_string(_dig(workspace, "properties", reference))
+            if target is not None:
+                self._get_resource(target)
+
+    def _on_computes(self, listing: Listing) -> None:
+        for compute in listing.items:
+            self._on_compute(compute)
+
+    def _on_compute(self, compute: dict[str, Any]) -> None:
+        settings = _dig(compute, "properties", "properties")
+        subnet_id = _dig(settings, "subnet", "id")
+        if isinstance(subnet_id, str):
+            self._need_subnet(subnet_id)
+        compute_type = str(_dig(compute, "properties", "computeType") or "").lower()
+        target = _id_string(_dig(compute, "properties", "resourceId"))
+        if compute_type == "virtualmachine" and target is not None:
+            self._then(self._get_resource(target), self._on_virtual_machine)
+        elif compute_type == "aks":
+            if target is not None:
+                self._then(self._get_resource(target), self._on_managed_cluster)
+            aks_subnet_id = _dig(settings, "aksNetworkingConfiguration", "subnetId")
+            if isinstance(aks_subnet_id, str):
+                self._need_subnet(aks_subnet_id)
+
+    def _on_virtual_machine(self, vm: dict[str, Any] | None) -> None:
+        for reference in _dicts(_dig(vm, "properties", "networkProfile", "networkInterfaces")):
+            nic_id = _id_string(reference.get("id"))
+            if nic_id is not None:
+                self._then(self._get_resource(nic_id), self._on_network_interface)
+
+    def _on_network_interface(self, nic: dict[str, Any] | None) -> None:
+        for ip_configuration in _dicts(_dig(nic, "properties", "ipConfigurations")):
+            subnet_id = _dig(ip_configuration, "properties", "subnet", "id")
+            if isinstance(subnet_id, str):
+                self._need_subnet(subnet_id)
+        nsg_id = _id_string(_dig(nic, "properties", "networkSecurityGroup", "id"))
+        if nsg_id is not None:
+            self._need_network(nsg_id)
+
+    def _on_managed_cluster(self, cluster: dict[str, Any] | None) -> None:
+        for pool in _dicts(_dig(cluster, "properties", "agentPoolProfiles")):
+            subnet_id = pool.get("vnetSubnetID")
+            if isinstance(subnet_id, str):
+                self._need_subnet(subnet_id)
+
+    def _need_subnet(self, subnet_id: str) -> None:
+        # A value that is not a subnet id (samples carry placeholders) leads nowhere; the graph
+        # reports the reference itself as unresolvable, so there is nothing to read or record.
+        if (resource_type(subnet_id) or "").lower() != "microsoft.network/virtualnetworks/subnets":
+            return
+        vnet_id = parent_id(subnet_id, "subnets")
+        if vnet_id is None:
+            return
+        self._then(self._need_network(vnet_id), lambda vnet: self._on_compute_subnet(vnet, subnet_id))
+
+    def _on_compute_subnet(self, vnet: dict[str, Any] | None, subnet_id: str) -> None:
+        if vnet is None:
+            return
+        vnet_id = vnet["id"]
+        parsed = parse_arm_id(vnet_id)
+        if parsed is None:
+            return
+        with self._lock:
+            self._compute_vnet_ids.setdefault(id_key(vnet_id), vnet_id)
+        self._need_locks(parsed.subscription_id)
+        location = vnet.get("location")
+        if isinstance(location, str) and location:
+            self._need_usages(parsed.subscription_id, location)
+            self._need_service_tags(parsed.subscription_id, location)
+        for subnet in _dicts(_dig(vnet, "properties", "subnets")):
+            if isinstance(subnet.get("id"), str) and id_key(subnet["id"]) == id_key(subnet_id):
+                for reference in ("networkSecurityGroup", "routeTable"):
+                    target = _id_string(_dig(subnet, "properties", reference, "id"))
+                    if target is not None:
+                        self._need_network(target)
+
+    def _need_locks(self, subscription_id: str) -> None:
+        # One list per subscription returns the locks at every level in it (the subscription, each
+        # resource group, each resource); `sections` keeps those covering a compute VNet.
+        def begin(future: Future[None]) -> None:
+            path = f"/subscriptions/{subscription_id}/providers/Microsoft.Authorization/locks"
+
+            def keep(listing: Listing) -> None:
+                with self._lock:
+                    self._listed_locks[subscription_id.lower()] = listing.items
+                future.set_result(None)
+
+            self._then(self._list(path, API_VERSIONS["microsoft.authorization/locks"], "Microsoft.Authorization/locks/read"), keep)
+
+        self._once(f"LOCKS {subscription_id.lower()}", begin)
+
+    def _need_usages(self, subscription_id: str, location: str) -> None:
+        def begin(future: Future[None]) -> None:
+            path = f"/subscriptions/{subscription_id}/providers/Microsoft.Network/locations/{location}/usages"
+
+            def keep(listing: Listing) -> None:
+                # A partial list could hide the very counter a check needs; its error entry says why it is absent.
+                if listing.complete:
+                    with self._lock:
+                        self._usages[(subscription_id.lower(), _location_key(location))] = {
+                            "subscription_id": subscription_id, "location": location, "value": listing.items}
+                future.set_result(None)
+
+            self._then(self._list(path, API_VERSIONS["microsoft.network/locations/usages"],
+                                  "Microsoft.Network/locations/usages/read"), keep)
+
+        self._once(f"USAGES {subscription_id.lower()} {_location_key(location)}", begin)
+
+    def _need_service_tags(self, subscription_id: str, location: str) -> None:
+        # Per region, not per subscription: the answer is the cloud's tag list, whichever subscription asks.
+        def begin(future: Future[None]) -> None:
+            path = f"/subscriptions/{subscription_id}/providers/Microsoft.Network/locations/{location}/serviceTags"
+            api = API_VERSIONS["microsoft.network/locations/servicetags"]
+            operation = "Microsoft.Network/locations/serviceTags/read"
+
+            def keep(body: Any) -> None:
+                if body is None:
+                    pass
+                elif not isinstance(body, dict) or not isinstance(body.get("values"), list):
+                    self._record(ArmReadError(200, "MalformedResponse", "service tag list has no `values` array").entry(path, operation))
+                elif body.get("nextLink"):
+                    # Never seen in practice, but the API defines it: fetch the rest before keeping anything.
+                    self._scheduler.submit(self._more_service_tags, path, api, operation, location, body)
+                else:
+                    self._keep_service_tags(location, body)
+                future.set_result(None)
+
+            self._then(self._read(path, api, operation), keep)
+
+        self._once(f"TAGS {_location_key(location)}", begin)
+
+    def _more_service_tags(self, path: str, api: str, operation: str, location: str, body: dict[str, Any]) -> None:
+        next_link = body.get("nextLink")
+        try:
+            page = self._arm.get(next_link, api)
+        except ArmReadError as exc:
+            self._record(exc.entry(path, operation))
+            return
+        if not isinstance(page, dict) or not isinstance(page.get("values"), list):
+            self._record(ArmReadError(200, "MalformedResponse", "service tag page has no `values` array").entry(path, operation))
+            return
+        merged = {**body, "values": body["values"] + page["values"], "nextLink": page.get("nextLink")}
+        if merged["nextLink"]:
+            self._scheduler.submit(self._more_service_tags, path, api, operation, location, merged)
+        else:
+            self._keep_service_tags(location, merged)
+
+    def _keep_service_tags(self, location: str, body: dict[str, Any]) -> None:
+        with self._lock:
+            self._service_tags[_location_key(location)] = {"location": location, "body": body}
+
+    # -- bookkeeping ----------------------------------------------------------------------------
+
+    def _then(self, future: Future[Any], continuation: Callable[[Any], Any]) -> None:
+        self._scheduler.then(future, continuation)
+
+    def _keep(self, resource: dict[str, Any], source: str, operation: str) -> bool:
+        """Add a resource as returned (minus any secret field); False when it lacks an id or type."""
+        resource_id, kind = resource.get("id"), resource.get("type")
+        if not isinstance(resource_id, str) or not resource_id or not isinstance(kind, str) or not kind:
+            self._record(ArmReadError(200, "MalformedResponse", "a resource without `id` or `type`").entry(source, operation))
+            return False
+        dropped = drop_secrets(resource)
+        with self._lock:
+            self._resources.setdefault(id_key(resource_id), resource)
+            self._redacted.extend({"id": resource_id, "path": path} for path in dropped)
+        return True
+
+    def _record(self, error: dict[str, Any]) -> None:
+        with self._lock:
+            self._errors.append(error)
+
+
+def _lock_scope_key(lock_id: str) -> str:
+    lowered = lock_id.lower()
+    at = lowered.rfind(_LOCKS_MARKER)
+    return id_key(lock_id[:at]) if at > 0 else ""
