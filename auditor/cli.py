@@ -245,9 +245,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except click.UsageError as exc:
         click.echo(f"amlaudit: error: {exc.format_message()}", err=True)
         status = EXIT_BAD_INPUT
-    except click.exceptions.Abort:
+    except (click.exceptions.Abort, KeyboardInterrupt):
         click.echo("amlaudit: interrupted", err=True)
-        status = EXIT_BAD_INPUT
+        status = 130
     except (BadInput, SnapshotError, ConfigError, RegistryError, UnknownFormatError) as exc:
         click.echo(f"amlaudit: error: {exc}", err=True)
         status = EXIT_BAD_INPUT
