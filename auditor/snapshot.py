@@ -178,7 +178,7 @@ def _decode_json(data: bytes) -> Any:
 
     JSON cannot express a reference cycle, so the collector can never free any part of the
     document, yet each of its full passes re-traversed the whole tree: on the 1,000-workspace
-    benchmark estate (138 MB) that cost 1.9 s of CPU while decoding and about 0.7 s more in
+    benchmark estate (138 MB) that cost 1.9 s of CPU while decoding and about 0.8 s more in
     the later phases (benchmarks/README.md). A large document is therefore decoded with the
     collector paused and then frozen (`gc.freeze`: moved to the permanent generation, which
     only the cyclic collector ignores; reference counting still frees it when dropped).

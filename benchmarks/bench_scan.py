@@ -80,7 +80,7 @@ def worker_phases(path: Path, out_dir: Path, formats: list[str], profile_to: Pat
     from auditor.graph import build_estate
     from auditor.pipeline import write_reports
     from auditor.registry import load_checks, load_reporters
-    from auditor.runner import run_check, run_checks
+    from auditor.runner import cyclic_gc_paused, run_check, run_checks
     from auditor.snapshot import load_snapshot
 
     profiler = None
@@ -93,12 +93,18 @@ def worker_phases(path: Path, out_dir: Path, formats: list[str], profile_to: Pat
     checks = _timed(phases, "load_plugins", lambda: (load_checks(), load_reporters(["json", *formats])))
     check_list, reporters = checks
     snapshot = _timed(phases, "load_snapshot", lambda: load_snapshot(path))
-    estate = _timed(phases, "build_estate", lambda: build_estate(snapshot))
-    result = _timed(phases, "run_checks", lambda: run_checks(estate, check_list, Settings()))
     rendered: dict[str, bytes] = {}
-    for name in dict.fromkeys(["json", *formats]):  # what render_reports does, one reporter at a time
-        reporter = reporters[name]()
-        rendered[reporter.filename] = _timed(phases, f"render_{name}", lambda reporter=reporter: reporter.render(result))
+    paused = cyclic_gc_paused()  # as `amlaudit scan` runs the audit
+    paused.__enter__()
+    try:
+        estate = _timed(phases, "build_estate", lambda: build_estate(snapshot))
+        result = _timed(phases, "run_checks", lambda: run_checks(estate, check_list, Settings()))
+        for name in dict.fromkeys(["json", *formats]):  # what render_reports does, one reporter at a time
+            reporter = reporters[name]()
+            rendered[reporter.filename] = _timed(phases, f"render_{name}", lambda reporter=reporter: reporter.render(result))
+    finally:
+        # Restoring the collector costs one pass over what the audit built: a phase of its own.
+        _timed(phases, "gc_restore", lambda: paused.__exit__(None, None, None))
     _timed(phases, "write_reports", lambda: write_reports(rendered, out_dir))
     report: dict[str, Any] = {
         "phases": phases,
@@ -111,12 +117,16 @@ def worker_phases(path: Path, out_dir: Path, formats: list[str], profile_to: Pat
     }
     if profiler is not None and profile_to is not None:
         profiler.disable()
+        # Outside the profile, on a fresh graph (checks cache per estate): which check costs what,
+        # in catalog order, so costs shared through those caches land on the first check needing them.
+        fresh = build_estate(snapshot)
         per_check: dict[str, float] = {}
-        for check in check_list:  # outside the profile: which check costs what
-            started = time.perf_counter()
-            run_check(check, estate, Settings())
-            per_check[check.id] = time.perf_counter() - started
-        report["per_check_wall"] = per_check
+        with cyclic_gc_paused():
+            for check in check_list:
+                started = time.process_time()
+                run_check(check, fresh, Settings())
+                per_check[check.id] = time.process_time() - started
+        report["per_check_cpu"] = per_check
         _write_profile(profiler, profile_to, per_check)
     return report
 
@@ -126,7 +136,7 @@ def _write_profile(profiler: Any, target: Path, per_check: dict[str, float]) -> 
     import pstats
 
     text = io.StringIO()
-    text.write("Per-check wall time (s), slowest first:\n")
+    text.write("Per-check CPU time (s) on a fresh graph, in catalog order, slowest first:\n")
     for check_id, seconds in sorted(per_check.items(), key=lambda kv: -kv[1]):
         text.write(f"  {seconds:8.3f}  {check_id}\n")
     for order in ("cumulative", "tottime"):
@@ -242,7 +252,7 @@ def measure_size(n: int, seed: int, repeat: int, formats: list[str], work: Path,
     if profile:
         target = OUT_DIR / "scan-profile.txt"
         profiled = _run_worker(["phases", str(path), str(work / f"out-profile-{n}"), ",".join(formats), str(target)])
-        result["per_check_wall"] = profiled["per_check_wall"]
+        result["per_check_cpu"] = profiled["per_check_cpu"]
         print(f"  profile written to {target}", file=sys.stderr)
     return result
 
@@ -265,13 +275,21 @@ def summarize(sizes: dict[int, dict[str, Any]]) -> dict[str, Any]:
     largest = sizes[ordered[-1]]
     vs_json_load = {f"{key}_{clock}": largest[key][clock] / largest["json_load"][clock]
                     for key in ("in_process_total", "end_to_end") for clock in ("wall", "cpu")}
+    # Verdicts are taken on CPU time: on a shared machine wall time also measures the neighbours
+    # (wall is reported beside it, and equals CPU on an idle machine but for the reports' fsync).
     verdicts: dict[str, Any] = {}
     if "500->1000" in scaling:
-        worst = max(v for v in scaling["500->1000"].values() if v is not None)
-        verdicts["scaling_500_to_1000"] = {"worst": worst, "target": TARGET_SCALING, "met": worst <= TARGET_SCALING}
+        ratios = scaling["500->1000"]
+        worst_cpu = max(ratios["in_process_total_cpu"], ratios["end_to_end_cpu"])
+        worst_wall = max(ratios["in_process_total_wall"], ratios["end_to_end_wall"])
+        verdicts["scaling_500_to_1000"] = {"worst_cpu": worst_cpu, "worst_wall": worst_wall, "target": TARGET_SCALING,
+                                           "met": worst_cpu <= TARGET_SCALING}
     if 1000 in sizes:
-        worst = max(sizes[1000][k]["wall"] / sizes[1000]["json_load"]["wall"] for k in ("in_process_total", "end_to_end"))
-        verdicts["scan_vs_json_load_at_1000"] = {"worst_wall": worst, "target": TARGET_JSON_LOAD_RATIO, "met": worst <= TARGET_JSON_LOAD_RATIO}
+        at = sizes[1000]
+        worst_cpu = max(at[k]["cpu"] / at["json_load"]["cpu"] for k in ("in_process_total", "end_to_end"))
+        worst_wall = max(at[k]["wall"] / at["json_load"]["wall"] for k in ("in_process_total", "end_to_end"))
+        verdicts["scan_vs_json_load_at_1000"] = {"worst_cpu": worst_cpu, "worst_wall": worst_wall, "target": TARGET_JSON_LOAD_RATIO,
+                                                 "met": worst_cpu <= TARGET_JSON_LOAD_RATIO}
     peak = max(max(s["end_to_end_peak_rss_mb"], s["in_process_peak_rss_mb"]) for s in sizes.values())
     verdicts["peak_rss"] = {"mb": peak, "target_mb": TARGET_PEAK_RSS_MB, "met": peak < TARGET_PEAK_RSS_MB}
     return {"scaling": scaling, f"vs_json_load_at_{ordered[-1]}": vs_json_load, "verdicts": verdicts}

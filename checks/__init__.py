@@ -12,6 +12,16 @@ from checks.compute import (
     compute_vnet_location,
     compute_vnet_locks,
 )
+from checks.flows import (
+    aks_inbound_from_aml,
+    aks_scoring_inbound,
+    attached_compute_ssh,
+    compute_batch_inbound,
+    compute_forced_tunneling,
+    compute_outbound_internet,
+    compute_outbound_vnet,
+    compute_remote_login,
+)
 from checks.keyvault import keyvault_network_restricted, keyvault_trusted_services, keyvault_vnet_rule
 from checks.storage import storage_inference_access, storage_network_restricted, storage_trusted_services, storage_vnet_rule
 
@@ -25,11 +35,19 @@ CHECKS = [
     keyvault_network_restricted,
     compute_vnet_location,
     compute_subnet_capacity,
+    compute_batch_inbound,
+    compute_outbound_vnet,
+    compute_outbound_internet,
+    compute_remote_login,
     compute_network_quota,
     compute_vnet_locks,
+    compute_forced_tunneling,
     attached_compute_ubuntu,
+    attached_compute_ssh,
+    aks_inbound_from_aml,
     aks_vnet_location,
     aks_service_cidr,
     aks_dns_service_ip,
     aks_docker_bridge,
+    aks_scoring_inbound,
 ]

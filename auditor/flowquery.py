@@ -1,0 +1,793 @@
+"""The bridge from the normalized graph to the network-policy engine, for the flow checks.
+
+The flow checks ask questions such as "is inbound TCP 29876-29877 from every prefix of
+BatchNodeManagement.EastUS to the compute subnet allowed?". What those questions share
+lives here, once:
+
+* :func:`flow_context` gives ONE :class:`FlowContext` per estate, holding ONE
+  ``ServiceTagIndex`` and ONE ``NsgCompiler`` (which caches each NSG compiled per
+  ``VirtualNetwork`` space) and caches of what many questions reuse: VNet spaces, subnet
+  address sets, tags resolved per region, public-client sets and compiled route tables
+  (:class:`AnswerMemo` shares one check's answers among computes in the same subnet). A
+  scan of 1,000 workspaces asks some 13,000 questions, so nothing is parsed or resolved
+  twice.
+* Subject lookup: :meth:`FlowContext.locate` finds the subnet, VNet, region and address
+  sets a compute's flows are judged in, or says why they cannot be judged
+  (:class:`Unknown`, an ``error``) or need not be (:class:`Inapplicable`).
+* :meth:`FlowContext.ask` turns an engine verdict into a certain yes or no, or unknown,
+  by the catalog's rules (see its docstring).
+
+Words used as the catalog uses them (/work/shared/requirements.md, "Words used below"):
+the tag prefixes of T for region R are those of ``T.<R>`` when the data has it, else of
+``T``; a subnet with addresses of one family only is judged on that family's prefixes;
+``VirtualNetwork`` in rules is the VNet's space plus its peers' spaces; public clients
+are ``Internet`` addresses outside every prefix of the global AzureMachineLearning and
+BatchNodeManagement tags.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from functools import cached_property
+from typing import Any, Generic, TypeVar
+
+from auditor.check import Subject, Verdict, error, not_applicable
+from auditor.graph.estate import Estate
+from auditor.graph.model import (
+    Compute,
+    Gap,
+    HDInsightCluster,
+    ManagedCluster,
+    NetworkInterface,
+    NetworkSecurityGroup,
+    RouteTable,
+    Subnet,
+    VirtualNetwork,
+)
+from auditor.ids import id_key
+from auditor.netpolicy import (
+    AddressSet,
+    CompiledNsg,
+    CompiledRouteTable,
+    Direction,
+    EmptyFlowError,
+    Endpoint,
+    Family,
+    FlowClass,
+    FlowPart,
+    FlowVerdict,
+    NsgCompiler,
+    ParseError,
+    PortSet,
+    ProtocolSet,
+    Question,
+    ResolvedTag,
+    RouteVerdict,
+    RuleRef,
+    ServiceTagDataError,
+    ServiceTagIndex,
+    UnknownServiceTagError,
+    Unresolved,
+    compile_route_table,
+    describe,
+    evaluate_chain,
+    format_address,
+    internet_addresses,
+    to_evidence,
+)
+from auditor.snapshot import ServiceTagBlock
+
+T = TypeVar("T")
+
+SUBNET = "subnet"
+NIC = "NIC"
+Levels = Sequence[tuple[str, CompiledNsg | None]]
+
+TCP = ProtocolSet.parse("Tcp")
+TCP_AND_UDP = ProtocolSet.parse(["Tcp", "Udp"])
+ALL_PORTS = PortSet.all()
+
+# Public clients are the Internet minus the service's own addresses (catalog, "public clients").
+SERVICE_TAGS_NOT_PUBLIC = ("AzureMachineLearning", "BatchNodeManagement")
+PUBLIC_CLIENTS_LABEL = "public clients"
+# How many deciding rules compact evidence lists (a pass rarely has more than two or three).
+DECIDERS_LIMIT = 10
+LEAN_CIDRS = 5  # CIDRs listed per side in lean evidence
+LEAN_PARTS = 5  # allowed parts (and denying rules) listed in lean evidence
+LEAN_PARTS_IN_WORDS = 3
+
+
+# -- why a flow is not judged ---------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Unknown:
+    """The flow cannot be judged from the snapshot: the check reports ``error``."""
+
+    reason: str | Gap
+    evidence: dict[str, Any] = field(default_factory=dict)
+
+    def verdict(self, subject: Subject, **evidence: Any) -> Verdict:
+        return error(subject, self.reason, **{**evidence, **self.evidence})
+
+
+@dataclass(frozen=True, slots=True)
+class Inapplicable:
+    """No customer network stands in the compute's path: the check does not apply."""
+
+    reason: str
+    evidence: dict[str, Any] = field(default_factory=dict)
+
+    def verdict(self, subject: Subject, **evidence: Any) -> Verdict:
+        return not_applicable(subject, self.reason, **{**evidence, **self.evidence})
+
+
+# -- where a compute's flows are judged ---------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class FlowSite:
+    """The subnet a compute sits in, with the address sets its flows are built from."""
+
+    compute: Compute
+    subnet: Subnet
+    vnet: VirtualNetwork
+    subnet_addresses: AddressSet  # every prefix of the subnet (addressPrefix and addressPrefixes)
+    vnet_addresses: AddressSet  # the VNet's own addressSpace
+    virtual_network: AddressSet  # the `VirtualNetwork` tag: own space plus connected peers' spaces
+
+    @property
+    def families(self) -> tuple[Family, ...]:
+        return self.subnet_addresses.families
+
+    @property
+    def region(self) -> str | None:
+        """The VNet's ARM location: the region whose regional service tags apply."""
+        return self.vnet.location
+
+    @cached_property
+    def subnet_endpoint(self) -> Endpoint:
+        return Endpoint(self.subnet_addresses, f"{self.subnet.name} ({', '.join(self.subnet.address_prefixes)})")
+
+    @cached_property
+    def vnet_endpoint(self) -> Endpoint:
+        """The VNet's own address space, restricted to the subnet's families."""
+        space = restrict(self.vnet_addresses, self.families)
+        return Endpoint(space, f"{self.vnet.name} address space ({', '.join(space.to_cidrs())})")
+
+    def evidence(self, spaces: bool = False) -> dict[str, Any]:
+        """Where the flow was judged; `spaces` adds the VNet's and its peers' address spaces
+        (what `VirtualNetwork` meant)."""
+        found: dict[str, Any] = {"subnet_id": self.subnet.id, "subnet_prefixes": list(self.subnet.address_prefixes),
+                                 "region": self.region}
+        if spaces:
+            found["vnet_id"] = self.vnet.id
+            found["vnet_address_space"] = list(self.vnet.address_prefixes)
+            found["peered_address_space"] = list(self.vnet.peered_address_prefixes)
+        return found
+
+
+def restrict(addresses: AddressSet, families: Sequence[Family]) -> AddressSet:
+    """`addresses` limited to `families` ("a subnet with IPv4 addresses only is judged on
+    the IPv4 prefixes")."""
+    if tuple(families) == (4,):
+        return addresses.only(4)
+    if tuple(families) == (6,):
+        return addresses.only(6)
+    return addresses
+
+
+def family_words(families: Sequence[Family]) -> str:
+    return " and ".join(f"IPv{f}" for f in families)
+
+
+@dataclass(frozen=True, eq=False)
+class TagUse:
+    """A service tag as one question uses it: the entry chosen, restricted to the families
+    of the compute side of the flow."""
+
+    tag: ResolvedTag
+    endpoint: Endpoint
+    ignored_prefix_count: int  # prefixes of a family the compute side does not have
+
+    def words(self) -> str:
+        """"17 IPv4 prefixes (regional entry matched by name; 1 IPv6 prefix ignored)"."""
+        families = family_words(self.tag.addresses.families)
+        how = {"name": "regional entry matched by name", "region": "regional entry matched by its region",
+               "global": "global entry: the data has no entry for the region", "exact": "global entry"}
+        text = f"{len(self.tag.prefixes)} {families} prefixes ({how.get(self.tag.matched_by, self.tag.matched_by)}"
+        if self.ignored_prefix_count:
+            other = "IPv6" if families == "IPv4" else "IPv4" if families == "IPv6" else "other"
+            text += f"; {self.ignored_prefix_count} {other} prefix{'es' if self.ignored_prefix_count != 1 else ''} ignored"
+        return text + ")"
+
+    def evidence(self) -> dict[str, Any]:
+        return {"service_tag": self.tag.name, "service_tag_prefixes": self.words()}
+
+
+# -- answers ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class FlowAnswer:
+    """A flow question answered for certain (`answer` True or False) or not (None).
+
+    `verdict` is the engine verdict the answer rests on; its words and parts are the
+    evidence. `nsg_problems` are NSG-level defects (rules that cannot be placed in
+    priority order, a missing rule list) that make any answer uncertain.
+    """
+
+    question: Question
+    answer: bool | None
+    verdict: FlowVerdict
+    nsg_problems: tuple[Unresolved, ...] = ()
+    # Render without listing every CIDR of the flow's sides (see `lean_summary`).
+    lean: bool = False
+
+    @cached_property
+    def summary(self) -> str:
+        if self.lean:
+            return lean_summary(self.verdict)
+        if self.verdict.all_allowed:
+            # Most answers are passes; the engine's words re-parse every tag prefix to count
+            # the ones a part touches, which for an allowed flow is all of them.
+            return allowed_summary(self.verdict)
+        return describe(self.verdict)
+
+    def evidence(self, detailed: bool) -> dict[str, Any]:
+        """Evidence keys for the finding. `detailed` (fail and error findings): {"flow": the
+        engine's evidence, every part with capped CIDR lists, deciding rules and a witness
+        packet}. Otherwise (a pass) compact: {"decided_by": the deciding rules in words}, plus
+        "assumed" / "unresolved" when there are any. Compact on purpose: a scan of 1,000
+        workspaces writes some 10,000 of these, and the words are the finding's message."""
+        if detailed:
+            return {"flow": lean_evidence(self.verdict) if self.lean else to_evidence(self.verdict)}
+        verdict = self.verdict
+        compact: dict[str, Any] = {"decided_by": self.deciders()}
+        if verdict.assumed:
+            compact["assumed"] = [str(assumption) for assumption in verdict.assumed]
+        if verdict.unresolved:
+            compact["unresolved"] = [str(problem) for problem in verdict.unresolved]
+        return compact
+
+    def deciders(self, limit: int = DECIDERS_LIMIT) -> list[str]:
+        """The distinct rules that decided the flow's parts, level by level, in words:
+        "subnet NSG nsg-x: AllowBatch (priority 100, Allow)"."""
+        verdict = self.verdict
+        seen: dict[tuple[str, RuleRef], None] = {}
+        for part in verdict.parts:
+            for level, ref in zip(verdict.levels, part.deciders):
+                seen[(level, ref)] = None
+        return [_decider_words(level, ref) for level, ref in list(seen)[:limit]]
+
+    def allowed_by(self) -> str:
+        """The rules that let the flow through, in words: "AllowBatch (priority 100) in nsg-x"."""
+        paths: list[str] = []
+        for part in self.verdict.allowed_parts:
+            path = " then ".join(ref.rule_name if ref.kind != "rule" else f"{ref.short()} in {ref.nsg_name}"
+                                 for ref in part.deciders)
+            if path not in paths:
+                paths.append(path)
+        shown = "; ".join(paths[:3])
+        return shown + (f" and {len(paths) - 3} more" if len(paths) > 3 else "")
+
+
+# -- words and evidence for flows from huge address sets -------------------------------------
+#
+# The public-client set is about 600 address ranges (6,000 CIDRs); the engine's `describe` and
+# `to_evidence` render every CIDR of a part before capping the list, which cost tens of
+# milliseconds per finding on the benchmark estate (more than the question itself). These show
+# the first few CIDRs and count the ranges instead.
+
+
+def address_sketch(addresses: AddressSet, limit: int = LEAN_CIDRS) -> tuple[list[str], int, bool]:
+    """(the CIDRs covering the first ranges of `addresses`, at most `limit`; the number of
+    ranges in the whole set; whether the CIDRs cover all of it)."""
+    cidrs: list[str] = []
+    ranges = 0
+    complete = True
+    for family in addresses.families:
+        bounds = addresses.family_set(family)
+        ranges += len(bounds) // 2
+        bits = 32 if family == 4 else 128
+        for index in range(0, len(bounds), 2):
+            lo, hi = bounds[index], bounds[index + 1]
+            while lo < hi and complete:
+                if len(cidrs) == limit:
+                    complete = False
+                    break
+                # The largest aligned block starting at lo that fits in [lo, hi).
+                size = lo & -lo if lo else 1 << bits
+                while size > hi - lo:
+                    size >>= 1
+                cidrs.append(f"{format_address(family, lo)}/{bits - size.bit_length() + 1}")
+                lo += size
+            if not complete:
+                break
+    return cidrs, ranges, complete
+
+
+def _sketch_text(addresses: AddressSet, limit: int = 3) -> str:
+    cidrs, ranges, complete = address_sketch(addresses, limit)
+    text = ", ".join(cidrs)
+    return text if complete else f"{text} and more ({ranges} address ranges in all)"
+
+
+def _sketch_json(addresses: AddressSet, endpoint: Endpoint) -> dict[str, Any]:
+    if addresses == endpoint.addresses:
+        return {"label": endpoint.label, "whole_side": True}
+    cidrs, ranges, complete = address_sketch(addresses)
+    return {"label": endpoint.label, "whole_side": False, "cidrs": cidrs, "truncated": not complete,
+            "range_count": ranges}
+
+
+def _decider_words(level: str, ref: RuleRef) -> str:
+    """"subnet NSG nsg-x: AllowBatch (priority 100, Allow)", or "subnet: (no subnet NSG)"."""
+    if ref.kind == "rule":
+        default = ", default rule" if ref.is_default else ""
+        return f"{level} NSG {ref.nsg_name}: {ref.rule_name} (priority {ref.priority}, {ref.access}{default})"
+    return f"{level}: {ref}"
+
+
+def _side_words(endpoint: Endpoint) -> str:
+    if endpoint.prefixes and endpoint.label:
+        families = endpoint.addresses.families
+        family = f"IPv{families[0]} " if len(families) == 1 else ""
+        return f"all {len(endpoint.prefixes)} {family}prefixes of {endpoint.label}"
+    return endpoint.label or ", ".join(endpoint.addresses.to_cidrs()[:3])
+
+
+def _ports_words(flow: FlowClass) -> str:
+    return "all ports" if flow.dst_ports.is_all() else ",".join(flow.dst_ports.to_strings())
+
+
+def allowed_summary(verdict: FlowVerdict) -> str:
+    """A wholly allowed verdict in the engine's words, without re-parsing the tag prefixes."""
+    flow = verdict.flow
+    paths: list[str] = []
+    for part in verdict.parts:
+        path = " then ".join(str(ref) + (f" ({level} NSG)" if len(verdict.levels) > 1 and ref.kind == "rule" else "")
+                             for level, ref in zip(verdict.levels, part.deciders))
+        if path not in paths:
+            paths.append(path)
+    shown = "; ".join(paths[:LEAN_PARTS_IN_WORDS])
+    more = f"; and {len(paths) - LEAN_PARTS_IN_WORDS} more" if len(paths) > LEAN_PARTS_IN_WORDS else ""
+    sentences = [f"{flow.direction.value.lower()} {flow.protocols} {_ports_words(flow)} from {_side_words(flow.src)} "
+                 f"to {_side_words(flow.dst)} is allowed by {shown}{more}"]
+    sentences += [f"worst case assumed: {assumption}" for assumption in verdict.assumed]
+    sentences += [f"could not evaluate {problem}" for problem in verdict.unresolved]
+    return "; ".join(sentences)
+
+
+def _path_words(part: FlowPart) -> str:
+    return " then ".join(str(ref) for ref in part.deciders)
+
+
+def _part_source(part: FlowPart, flow: FlowClass) -> AddressSet | None:
+    """The part's sources, or None when they are the flow's whole source set. Checked box by
+    box first (a box is `(family_index, protocols, dst_ports, src_ports, dst, src)`, see
+    `auditor.netpolicy.flows`): the union of a part's sources merges every box's ~600 ranges
+    for the public clients, and many allowed parts keep the whole source in every box."""
+    sources = (flow.src.addresses.v4, flow.src.addresses.v6)
+    if all(box[5] == sources[box[0]] for box in part.region.boxes):
+        return None
+    found = part.region.src
+    return None if found == flow.src.addresses else found
+
+
+def lean_summary(verdict: FlowVerdict) -> str:
+    """The verdict in words, naming each allowed part's rules and sources and each denying rule."""
+    flow = verdict.flow
+    whole = f"{flow.direction.value.lower()} {flow.protocols} {_ports_words(flow)} from {flow.src.label} to {flow.dst.label}"
+    allowed, denied = verdict.allowed_parts, verdict.denied_parts
+    state = "is allowed" if not denied else "is denied" if not allowed else "is partly allowed"
+    sentences = [f"{whole} {state}"]
+    for part in allowed[:LEAN_PARTS_IN_WORDS]:
+        part_source = _part_source(part, flow)
+        source = "" if part_source is None else f" from {_sketch_text(part_source)}"
+        sentences.append(f"{_path_words(part)} lets it in{source}; e.g. {part.witness}")
+    if len(allowed) > LEAN_PARTS_IN_WORDS:
+        sentences.append(f"{len(allowed) - LEAN_PARTS_IN_WORDS} more allowed parts")
+    paths: dict[tuple[RuleRef, ...], None] = dict.fromkeys(part.deciders for part in denied)
+    denying = [str(path[-1]) + (f" ({' then '.join(str(ref) for ref in path)})" if len(path) > 1 else "")
+               for path in list(paths)[:LEAN_PARTS_IN_WORDS + 1]]
+    if denying:
+        shown = "; ".join(denying[:LEAN_PARTS_IN_WORDS])
+        more = f" and {len(paths) - LEAN_PARTS_IN_WORDS} more rules" if len(paths) > LEAN_PARTS_IN_WORDS else ""
+        sentences.append(f"{'the rest is ' if allowed else ''}denied by {shown}{more}")
+    sentences += [f"worst case assumed: {assumption}" for assumption in verdict.assumed]
+    sentences += [f"could not evaluate {problem}" for problem in verdict.unresolved]
+    return "; ".join(sentences)
+
+
+def lean_evidence(verdict: FlowVerdict) -> dict[str, Any]:
+    """Like the engine's `to_evidence`, for a flow from a huge set: the allowed parts with their
+    sides sketched (first CIDRs and a range count), and the rules that denied the rest."""
+    flow = verdict.flow
+    allowed = [{
+        "protocols": part.region.protocols.names(),
+        "src": _sketch_json(part.region.src, flow.src),
+        "dst": _sketch_json(part.region.dst, flow.dst),
+        "dst_ports": part.region.dst_ports.to_strings(),
+        "deciders": [_decider_words(level, ref) for level, ref in zip(verdict.levels, part.deciders)],
+        "witness": str(part.witness),
+    } for part in verdict.allowed_parts[:LEAN_PARTS]]
+    denied_by: dict[tuple[RuleRef, ...], dict[str, Any]] = {}
+    for part in verdict.denied_parts:
+        if part.deciders not in denied_by and len(denied_by) < LEAN_PARTS:
+            denied_by[part.deciders] = {
+                "deciders": [_decider_words(level, ref) for level, ref in zip(verdict.levels, part.deciders)],
+                "witness": str(part.witness)}
+    evidence: dict[str, Any] = {
+        "outcome": "allowed" if verdict.all_allowed else "partly allowed" if verdict.any_allowed else "denied",
+        "allowed_parts": allowed,
+        "allowed_part_count": len(verdict.allowed_parts),
+        "denied_by": list(denied_by.values()),
+    }
+    if verdict.assumed:
+        evidence["assumed"] = [assumption.to_json() for assumption in verdict.assumed]
+    if verdict.unresolved:
+        evidence["unresolved"] = [_unresolved_json(p) for p in verdict.unresolved]
+    return evidence
+
+
+def _unresolved_json(problem: Unresolved) -> dict[str, Any]:
+    return {"kind": problem.kind, "where": problem.container, "item": problem.item, "value": problem.value,
+            "detail": problem.detail}
+
+
+# -- the per-estate context ----------------------------------------------------------------
+
+
+class FlowContext:
+    """Everything the flow questions of one estate share. Get it with :func:`flow_context`."""
+
+    def __init__(self, service_tag_blocks: list[ServiceTagBlock] | None) -> None:
+        self.tags: ServiceTagIndex | None = (
+            ServiceTagIndex(_tag_body(block) for block in service_tag_blocks) if service_tag_blocks is not None else None
+        )
+        self.compiler = NsgCompiler(self.tags)
+        self._vnet_spaces: dict[str, tuple[AddressSet, AddressSet] | Unknown] = {}
+        self._subnet_sets: dict[str, AddressSet | Unknown] = {}
+        self._tag_uses: dict[tuple[str, str | None, tuple[Family, ...]], TagUse | Unknown] = {}
+        self._public_clients: dict[tuple[AddressSet, tuple[Family, ...]], Endpoint] = {}
+        self._public_everywhere: AddressSet | None = None
+        self._route_tables: dict[tuple[str, AddressSet], CompiledRouteTable] = {}
+
+    # -- subject lookup ------------------------------------------------------------------
+
+    def locate(self, compute: Compute) -> FlowSite | Unknown | Inapplicable:
+        """The subnet, VNet and address sets `compute`'s flows are judged in.
+
+        Not applicable: an AmlCompute cluster that names no subnet, an HDInsight cluster or
+        AKS cluster whose nodes are in no customer subnet (no customer NSG or route table is
+        on their path). Unknown: anything the snapshot lacks on the way (the compute's VM,
+        HDInsight or managed cluster, the subnet, its VNet, their address prefixes).
+        """
+        if compute.kind == "AmlCompute" and compute.subnet_id is None:
+            return Inapplicable("the cluster names no subnet: it is not in a customer virtual network, so no "
+                                "customer NSG or route table is on its path")
+        if compute.kind == "VirtualMachine" and isinstance(compute.vm, Gap):
+            return Unknown(compute.vm)
+        if compute.kind == "HDInsight":
+            cluster = compute.hdinsight
+            if isinstance(cluster, Gap):
+                return Unknown(cluster)
+            if isinstance(cluster, HDInsightCluster) and not cluster.subnet_ids:
+                return Inapplicable(f"HDInsight cluster {cluster.name} names no subnet in its roles' "
+                                    "virtualNetworkProfile: it is not in a customer virtual network")
+        if compute.kind == "AKS":
+            undecided = _aks_subnet_problem(compute)
+            if undecided is not None:
+                return undecided
+        subnet = compute.subnet
+        if not isinstance(subnet, Subnet):
+            return Unknown(subnet or "the compute's subnet is unknown", {"subnet_id": compute.subnet_id})
+        return self.site(compute, subnet)
+
+    def site(self, compute: Compute, subnet: Subnet) -> FlowSite | Unknown:
+        vnet = subnet.vnet
+        if vnet is None:
+            return Unknown(f"the virtual network of subnet {subnet.id} is not in the snapshot", {"subnet_id": subnet.id})
+        spaces = self._vnet_space(vnet)
+        if isinstance(spaces, Unknown):
+            return spaces
+        addresses = self._subnet_addresses(subnet)
+        if isinstance(addresses, Unknown):
+            return addresses
+        return FlowSite(compute, subnet, vnet, addresses, spaces[0], spaces[1])
+
+    def _vnet_space(self, vnet: VirtualNetwork) -> tuple[AddressSet, AddressSet] | Unknown:
+        key = id_key(vnet.id)
+        cached = self._vnet_spaces.get(key)
+        if cached is None:
+            cached = _parse_vnet_space(vnet)
+            self._vnet_spaces[key] = cached
+        return cached
+
+    def _subnet_addresses(self, subnet: Subnet) -> AddressSet | Unknown:
+        key = id_key(subnet.id)
+        cached = self._subnet_sets.get(key)
+        if cached is None:
+            cached = _parse_subnet(subnet)
+            self._subnet_sets[key] = cached
+        return cached
+
+    # -- what a flow passes through ------------------------------------------------------
+
+    @staticmethod
+    def machine(site: FlowSite) -> Endpoint | Unknown:
+        """The private address of an attached VM or HDInsight cluster (`Compute.private_ip`:
+        the VM's primary NIC address, or the HDInsight compute's `address`)."""
+        compute = site.compute
+        target = compute.vm if compute.kind == "VirtualMachine" else compute.hdinsight
+        name = target.name if target is not None and not isinstance(target, Gap) else compute.name
+        if compute.private_ip is None:
+            where = ("its primary network interface has no privateIPAddress" if compute.kind == "VirtualMachine"
+                     else "the compute's address is not an IP address")
+            return Unknown(f"the private IP address of {name} is unknown: {where}")
+        try:
+            address = AddressSet.parse(compute.private_ip)
+        except ParseError as problem:
+            return Unknown(f"the private IP address of {name} is not an address: {problem}",
+                           {"private_ip": compute.private_ip})
+        return Endpoint(address, f"{name} ({compute.private_ip})")
+
+    def nsg(self, site: FlowSite, ref: NetworkSecurityGroup | Gap | None, level: str) -> CompiledNsg | None | Unknown:
+        """The NSG at one level compiled for the site's VNet (None: no NSG at that level)."""
+        if ref is None:
+            return None
+        if isinstance(ref, Gap):
+            return Unknown(ref, {f"{level.lower()}_nsg_id": ref.ref_id})
+        return self.compiler.compile(ref.raw, site.virtual_network)
+
+    def subnet_nsg(self, site: FlowSite) -> CompiledNsg | None | Unknown:
+        return self.nsg(site, site.subnet.nsg, SUBNET)
+
+    def nic_nsg(self, site: FlowSite) -> CompiledNsg | None | Unknown:
+        """The NSG on a VM compute's primary NIC (None for other computes: no NIC in the snapshot)."""
+        nic = site.compute.nic
+        if isinstance(nic, Gap):
+            return Unknown(nic)
+        if not isinstance(nic, NetworkInterface):
+            return None
+        return self.nsg(site, nic.nsg, NIC)
+
+    def route_table(self, site: FlowSite, table: RouteTable) -> CompiledRouteTable:
+        """The subnet's route table above Azure's system routes for the site's VNet."""
+        key = (id_key(table.id), site.virtual_network)
+        compiled = self._route_tables.get(key)
+        if compiled is None:
+            peered = site.virtual_network - site.vnet_addresses
+            compiled = compile_route_table(table.raw, self.tags, site.vnet_addresses, peered or None)
+            self._route_tables[key] = compiled
+        return compiled
+
+    # -- tags -------------------------------------------------------------------------------
+
+    def regional_tag(self, tag: str, site: FlowSite, families: tuple[Family, ...] | None = None) -> TagUse | Unknown:
+        """The prefixes of `T.<R>` (R: the VNet's location) when the data has that entry, else
+        of `T`, restricted to `families` (default: the subnet's)."""
+        if site.region is None:
+            return Unknown(f"virtual network {site.vnet.name} has no location, so the regional {tag} entry cannot be "
+                           "chosen", {"vnet_id": site.vnet.id})
+        return self._tag_use(tag, site.region, families or site.families)
+
+    def global_tag(self, tag: str, families: tuple[Family, ...]) -> TagUse | Unknown:
+        """Exactly the global entry `tag`, restricted to `families`."""
+        return self._tag_use(tag, None, families)
+
+    def _tag_use(self, tag: str, region: str | None, families: tuple[Family, ...]) -> TagUse | Unknown:
+        key = (tag.lower(), region, families)
+        cached = self._tag_uses.get(key)
+        if cached is None:
+            cached = self._resolve_tag(tag, region, families)
+            self._tag_uses[key] = cached
+        return cached
+
+    def _resolve_tag(self, tag: str, region: str | None, families: tuple[Family, ...]) -> TagUse | Unknown:
+        wanted = f"{tag} (region {region})" if region else tag
+        if self.tags is None:
+            return Unknown(f"service tags were not collected (the snapshot has no service_tags), so {wanted} "
+                           "cannot be resolved", {"service_tag": wanted})
+        try:
+            if region is None:
+                resolved = self.tags.get(tag)
+                if resolved is None:
+                    raise UnknownServiceTagError(tag)
+            else:
+                resolved = self.tags.regional_or_global(tag, region)
+        except UnknownServiceTagError:
+            where = f"neither an entry of {tag} for {region} nor the global {tag}" if region else f"the global {tag}"
+            return Unknown(f"{where} is in the snapshot's service-tag data", {"service_tag": wanted})
+        except ServiceTagDataError as problem:
+            return Unknown(f"service-tag data for {wanted} is unusable: {problem}", {"service_tag": wanted})
+        restricted = resolved
+        if tuple(families) in ((4,), (6,)):
+            restricted = resolved.only(families[0])
+        if not restricted.prefixes:
+            return Unknown(f"{resolved.name} has no {family_words(families)} prefix, the only family the compute side "
+                           "of the flow has", {"service_tag": resolved.name})
+        return TagUse(restricted, Endpoint.of_tag(restricted), len(resolved.prefixes) - len(restricted.prefixes))
+
+    def public_clients(self, site: FlowSite) -> tuple[Endpoint, list[TagUse]] | Unknown:
+        """`Internet` next to the site's VNet (everything outside VirtualNetwork and
+        AzureLoadBalancer) minus every prefix of the global AzureMachineLearning and
+        BatchNodeManagement tags, in the subnet's families."""
+        excluded: list[TagUse] = []
+        for tag in SERVICE_TAGS_NOT_PUBLIC:
+            use = self.global_tag(tag, (4, 6))
+            if isinstance(use, Unknown):
+                return use
+            excluded.append(use)
+        if self._public_everywhere is None:
+            # Every address but AzureLoadBalancer and the service tags, once per estate: each
+            # VNet then only cuts its own few ranges out (the tags hold ~800 ranges).
+            addresses = internet_addresses(AddressSet())
+            for use in excluded:
+                addresses = addresses - use.tag.addresses
+            self._public_everywhere = addresses
+        key = (site.virtual_network, site.families)
+        cached = self._public_clients.get(key)
+        if cached is None:
+            cached = Endpoint(restrict(self._public_everywhere - site.virtual_network, site.families),
+                              PUBLIC_CLIENTS_LABEL)
+            self._public_clients[key] = cached
+        return cached, excluded
+
+    # -- asking -------------------------------------------------------------------------------
+
+    def ask(self, flow: FlowClass, levels: Levels, question: Question, lean: bool = False) -> FlowAnswer | Unknown:
+        """Ask the engine and keep only what is certain.
+
+        The engine evaluates rules it cannot fully read (application security groups,
+        unknown tags, unreadable ports) worst case for the question: for "is all of it
+        allowed?" such an allow matches as little and such a deny as much as it could; the
+        reverse for "is any of it allowed?". So an answer that comes out favourable to the
+        requirement despite them ("all allowed", "nothing allowed") is certain. Otherwise,
+        with unresolved data, the question is asked again under the opposite assumption: a
+        part denied even when every unknown rule is read in the flow's favour is denied for
+        certain (a fail); a part allowed even when every unknown rule is read against it is
+        allowed for certain. Anything else is unknown. Application security groups alone
+        never make an answer unknown: the catalog says to assume the worst and say so.
+        NSG-level damage (rules that cannot be placed in priority order, a missing rule
+        list) leaves nothing certain.
+
+        `lean`: render the answer without listing every CIDR of its parts (for flows from
+        huge sets such as the public clients).
+        """
+        answer = self._ask(flow, levels, question)
+        return replace(answer, lean=True) if lean and isinstance(answer, FlowAnswer) else answer
+
+    @staticmethod
+    def _ask(flow: FlowClass, levels: Levels, question: Question) -> FlowAnswer | Unknown:
+        try:
+            primary = evaluate_chain(flow, levels, question)
+        except EmptyFlowError as problem:
+            return Unknown(f"the flow holds no packet: {problem}")
+        asks_all = question is Question.ALL_ALLOWED
+        if not primary.unresolved:
+            return FlowAnswer(question, primary.all_allowed if asks_all else primary.any_allowed, primary)
+        nsg_problems = tuple(p for _, nsg in levels if nsg is not None for p in nsg.problems(flow.direction))
+        if nsg_problems:
+            return FlowAnswer(question, None, primary, nsg_problems)
+        if asks_all:
+            if primary.all_allowed:
+                return FlowAnswer(question, True, primary)
+            lenient = evaluate_chain(flow, levels, Question.ANY_ALLOWED)
+            if not lenient.all_allowed:
+                return FlowAnswer(question, False, lenient)
+            return FlowAnswer(question, None, primary)
+        if not primary.any_allowed:
+            return FlowAnswer(question, False, primary)
+        strict = evaluate_chain(flow, levels, Question.ALL_ALLOWED)
+        if strict.any_allowed:
+            return FlowAnswer(question, True, strict)
+        return FlowAnswer(question, None, primary)
+
+
+def inbound(src: Endpoint, dst: Endpoint, protocols: ProtocolSet, dst_ports: PortSet) -> FlowClass:
+    return FlowClass(Direction.INBOUND, protocols, src, ALL_PORTS, dst, dst_ports)
+
+
+def outbound(src: Endpoint, dst: Endpoint, protocols: ProtocolSet, dst_ports: PortSet) -> FlowClass:
+    return FlowClass(Direction.OUTBOUND, protocols, src, ALL_PORTS, dst, dst_ports)
+
+
+def route_evidence(verdict: RouteVerdict, detailed: bool) -> dict[str, Any]:
+    """A route verdict as evidence: in full for fail and error findings, else the routes used,
+    in words (the finding's message says the rest)."""
+    if detailed:
+        return to_evidence(verdict)
+    shown = [f"{part.route} ({part.addresses.size()} address{'es' if part.addresses.size() != 1 else ''})"
+             for part in verdict.parts[:DECIDERS_LIMIT]]
+    if len(verdict.parts) > DECIDERS_LIMIT:
+        shown.append(f"and {len(verdict.parts) - DECIDERS_LIMIT} more routes")
+    return {"route_count": len(verdict.parts), "routes": shown}
+
+
+class AnswerMemo(Generic[T]):
+    """Answers of one check run keyed by what they depend on (usually the subnet): computes
+    sharing a subnet ask the same question. Kept per run, not per estate, so running a check
+    again computes its answers again (the context's compiled NSGs and tags stay shared)."""
+
+    def __init__(self) -> None:
+        self._answers: dict[tuple[Any, ...], T] = {}
+
+    def get(self, key: tuple[Any, ...], compute_answer: Callable[[], T]) -> T:
+        if key not in self._answers:
+            self._answers[key] = compute_answer()
+        return self._answers[key]
+
+
+_CONTEXTS: weakref.WeakKeyDictionary[Estate, FlowContext] = weakref.WeakKeyDictionary()
+
+
+def flow_context(estate: Estate) -> FlowContext:
+    """The estate's flow context, built on first use and shared by every flow check."""
+    context = _CONTEXTS.get(estate)
+    if context is None:
+        context = FlowContext(estate.service_tag_blocks)
+        _CONTEXTS[estate] = context
+    return context
+
+
+# -- helpers ---------------------------------------------------------------------------------
+
+
+def _tag_body(block: ServiceTagBlock) -> dict[str, Any]:
+    """A service-tag API body as the engine reads it; the entries' property dicts are shared,
+    not copied (the full download has 95,000 prefixes per location)."""
+    extra = block.body.model_extra or {}
+    return {"changeNumber": extra.get("changeNumber"),
+            "values": [{"name": value.name, "properties": value.properties} for value in block.body.values]}
+
+
+def _parse_vnet_space(vnet: VirtualNetwork) -> tuple[AddressSet, AddressSet] | Unknown:
+    if not vnet.address_prefixes:
+        return Unknown(f"virtual network {vnet.name} has no address space (addressSpace.addressPrefixes), so the "
+                       "VirtualNetwork tag of its NSG rules cannot be resolved", {"vnet_id": vnet.id})
+    try:
+        own = AddressSet.parse(vnet.address_prefixes)
+        peered = AddressSet.parse(vnet.peered_address_prefixes) if vnet.peered_address_prefixes else AddressSet()
+    except ParseError as problem:
+        return Unknown(f"virtual network {vnet.name}: an address space prefix is not a CIDR ({problem})",
+                       {"vnet_id": vnet.id, "vnet_address_space": vnet.address_prefixes,
+                        "peered_address_space": vnet.peered_address_prefixes})
+    return own, own | peered
+
+
+def _parse_subnet(subnet: Subnet) -> AddressSet | Unknown:
+    if not subnet.address_prefixes:
+        return Unknown(f"subnet {subnet.name} has no addressPrefix or addressPrefixes", {"subnet_id": subnet.id})
+    try:
+        return AddressSet.parse(subnet.address_prefixes)
+    except ParseError as problem:
+        return Unknown(f"subnet {subnet.name}: a prefix is not a CIDR ({problem})",
+                       {"subnet_id": subnet.id, "subnet_prefixes": subnet.address_prefixes})
+
+
+def _aks_subnet_problem(compute: Compute) -> Unknown | Inapplicable | None:
+    """Why an AKS compute's agent subnet cannot be judged, or None when it can (the graph
+    resolved the subnet from `aksNetworkingConfiguration`, else from the managed cluster)."""
+    networking = compute.aks_networking
+    if networking is None:
+        cluster = compute.managed_cluster
+        if isinstance(cluster, Gap):
+            return Unknown(cluster)
+        return Unknown("the compute has no aksNetworkingConfiguration and names no managed cluster "
+                       "(properties.resourceId), so its subnet is unknown")
+    if networking.subnet_id:
+        return None
+    evidence = {"networking_source": networking.source}
+    if not networking.from_managed_cluster:
+        return Unknown("the compute's aksNetworkingConfiguration names no subnetId", evidence)
+    cluster = compute.managed_cluster
+    pools = cluster.properties.get("agentPoolProfiles") if isinstance(cluster, ManagedCluster) else None
+    if not isinstance(pools, list) or not pools:
+        return Unknown("the managed cluster lists no agentPoolProfiles, so whether it is in a customer virtual "
+                       "network is unknown", evidence)
+    return Inapplicable("the cluster's agent pools name no subnet (vnetSubnetID): AKS runs it in a virtual network "
+                        "of its own, with no customer NSG on its path", evidence)

@@ -1,0 +1,760 @@
+"""The flow checks: what the document asks NSGs and routes to let through, judged exactly.
+
+Each check states its catalog row; the questions go to the network-policy engine through
+:mod:`auditor.flowquery`, which holds the estate's one service-tag index and NSG compiler,
+finds each compute's subnet, VNet and region, and keeps only certain answers.
+
+Where the flows are judged:
+
+* Machine Learning Compute (AmlCompute): the compute subnet's NSG only. "Batch adds NSGs at
+  the level of network interfaces (NICs) that are attached to VMs"; those NSGs belong to
+  Batch, are not in the customer's subscription and so not in the snapshot, and the
+  document says Batch configures them to allow these flows. The subnet NSG is the one the
+  customer controls ("if the specified subnet has associated NSGs ... configure the
+  inbound and outbound security rules as mentioned earlier").
+* An attached virtual machine: its subnet's NSG and its primary NIC's NSG, in Azure's
+  order (inbound subnet then NIC, outbound NIC then subnet).
+* An attached HDInsight cluster: the subnet NSG only (its nodes' NICs are not in the
+  snapshot).
+* AKS: the agent subnet's NSG only (the node NICs' NSGs are AKS-managed).
+
+Tags are chosen for the region of the VNet the compute sits in; a subnet with addresses of
+one family only is judged on that family's prefixes. A verdict that rests on a rule naming
+application security groups says which worst case it assumed.
+
+Evidence: where the flow was judged (subnet, prefixes, region, NSG ids), the service-tag
+entry used and its prefix count, then for a pass the deciding rules in words
+(`decided_by`), for a fail or an error the engine's full account under `flow` (each part
+with its deciding rule per level, the CIDRs left out, the allow rule a deny shadowed and a
+witness packet). Passes are kept compact: they are most findings of a large estate.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+from typing import Any
+
+from auditor.check import Settings, Verdict, check, error, failed, not_applicable, passed, subject_id
+from auditor.flowquery import (
+    ALL_PORTS,
+    NIC,
+    SUBNET,
+    TCP,
+    TCP_AND_UDP,
+    AnswerMemo,
+    FlowAnswer,
+    FlowContext,
+    FlowSite,
+    Levels,
+    TagUse,
+    Unknown,
+    family_words,
+    flow_context,
+    inbound,
+    outbound,
+    route_evidence,
+)
+from auditor.graph.estate import Estate
+from auditor.graph.model import Compute, Gap, NetworkInterface
+from auditor.ids import id_key
+from auditor.netpolicy import CompiledNsg, Endpoint, PortSet, Question, RouteVerdict, describe
+from auditor.subjects import aks_computes, aml_computes, unlisted_compute_errors
+
+BATCH_PORTS = PortSet.parse("29876-29877")
+SSH_PORT = PortSet.of(22)
+HTTPS_PORT = PortSet.of(443)
+
+# "Limit outbound traffic to Azure Storage (Storage.Region_Name), Azure Container Registry
+# (AzureContainerRegistry.Region_Name), and Azure Machine Learning service (AzureMachineLearning)".
+OUTBOUND_SERVICE_TAGS = ("Storage", "AzureContainerRegistry", "AzureMachineLearning")
+
+BATCH_NIC_NSGS = "not evaluated: managed by Azure Batch, not in the snapshot"
+AKS_NIC_NSGS = "not evaluated: managed by AKS"
+HDINSIGHT_NIC_NSGS = "not evaluated: the cluster nodes' NICs are not in the snapshot"
+
+_REQUIRED_PORTS = "Use Machine Learning Compute: Required ports"
+
+
+# -- shared shapes of a verdict ----------------------------------------------------------------
+
+
+def _for(compute: Compute, template: Verdict, **evidence: Any) -> Verdict:
+    """A verdict reached once for a subnet, given to one of the computes in it."""
+    return replace(template, resource_id=subject_id(compute), evidence={**template.evidence, **evidence})
+
+
+def _problems_text(answer: FlowAnswer) -> str:
+    problems = answer.nsg_problems or answer.verdict.unresolved
+    return "; ".join(str(p) for p in problems)
+
+
+def _required_flow(answer: FlowAnswer | Unknown, evidence: dict[str, Any]) -> Verdict:
+    """Every packet of the flow must be allowed: pass when certain, fail when a part is
+    denied for certain, error otherwise. (Subject-less: `_for` gives it to a compute.)"""
+    if isinstance(answer, Unknown):
+        return answer.verdict("", **evidence)
+    if answer.answer is True:
+        return passed("", answer.summary, **evidence, **answer.evidence(detailed=False))
+    if answer.answer is False:
+        return failed("", answer.summary, **evidence, **answer.evidence(detailed=True))
+    return _unreadable(answer, evidence)
+
+
+def _unreadable(answer: FlowAnswer, evidence: dict[str, Any]) -> Verdict:
+    """Data the engine could not read may decide the flow: error, with what it could read."""
+    return error("", f"the NSG data cannot be fully read ({_problems_text(answer)}); as far as it can be read: "
+                     f"{answer.summary}", **evidence, **answer.evidence(detailed=True))
+
+
+def _nsgs_in_path(ctx: FlowContext, site: FlowSite,
+                  with_nic: bool) -> tuple[CompiledNsg | None, CompiledNsg | None, dict[str, Any]] | Unknown:
+    """(subnet NSG, NIC NSG, evidence) compiled for the site, or why one cannot be read."""
+    subnet_nsg = ctx.subnet_nsg(site)
+    if isinstance(subnet_nsg, Unknown):
+        return subnet_nsg
+    evidence: dict[str, Any] = {"subnet_nsg_id": site.subnet.nsg_id}
+    nic_nsg = None
+    if with_nic:
+        nic_nsg = ctx.nic_nsg(site)
+        if isinstance(nic_nsg, Unknown):
+            return nic_nsg
+        nic = site.compute.nic
+        if isinstance(nic, NetworkInterface):
+            evidence.update(nic_id=nic.id, nic_nsg_id=nic.nsg_id)
+    return subnet_nsg, nic_nsg, evidence
+
+
+def _inbound_levels(subnet_nsg: CompiledNsg | None, nic_nsg: CompiledNsg | None, with_nic: bool) -> Levels:
+    return [(SUBNET, subnet_nsg), (NIC, nic_nsg)] if with_nic else [(SUBNET, subnet_nsg)]
+
+
+def _outbound_levels(subnet_nsg: CompiledNsg | None, nic_nsg: CompiledNsg | None, with_nic: bool) -> Levels:
+    return [(NIC, nic_nsg), (SUBNET, subnet_nsg)] if with_nic else [(SUBNET, subnet_nsg)]
+
+
+def _node_public_ip_disabled(compute: Compute) -> bool:
+    value = compute.compute_properties.get("enableNodePublicIp")
+    return value is False or (isinstance(value, str) and value.strip().lower() == "false")
+
+
+# -- compute-batch-inbound ------------------------------------------------------------------
+
+
+@check(
+    id="compute-batch-inbound",
+    title="Azure Batch can reach the compute nodes on TCP 29876-29877",
+    severity="critical",
+    subject="AmlCompute compute",
+    applies="always (not applicable when the cluster sets enableNodePublicIp: false or names no subnet)",
+    passes=(
+        "inbound TCP 29876 and 29877 from every BatchNodeManagement tag prefix (BatchNodeManagement.<VNet region> "
+        "when the data has it, else the global tag) to every prefix of the compute subnet is allowed by the "
+        "subnet NSG (a subnet without NSG allows it)"
+    ),
+    source=_REQUIRED_PORTS,
+    rationale=(
+        "\"The subnet must allow inbound communication from the Batch service. This communication is used to "
+        "schedule runs on the Machine Learning Compute nodes ... Inbound TCP traffic on ports 29876 and 29877 from a "
+        "Service Tag of BatchNodeManagement.\" If an NSG blocks it, the service marks the nodes unusable."
+    ),
+    remediation=(
+        "Subnet NSG -> Inbound security rules -> Add: source Service Tag BatchNodeManagement, protocol TCP, "
+        "destination ports 29876-29877, Allow, at a priority above any rule that denies Internet or all traffic "
+        "(az network nsg rule create -g RG --nsg-name NSG -n AllowBatchNodeManagement --priority 100 "
+        "--direction Inbound --access Allow --protocol Tcp --source-address-prefixes BatchNodeManagement "
+        "--destination-port-ranges 29876-29877)."
+    ),
+)
+def compute_batch_inbound(estate: Estate, settings: Settings) -> Iterator[Verdict]:
+    """Only the subnet NSG is evaluated: the nodes' NICs carry NSGs that Azure Batch manages,
+    which are not in the snapshot (see the module docstring). Batch addresses are Internet
+    addresses, so a deny on `Internet` above the Batch allow blocks them. A cluster with
+    `enableNodePublicIp: false` is reached by Batch without inbound connections, so the
+    row does not apply to it.
+    """
+    yield from unlisted_compute_errors(estate, "its AmlCompute clusters")
+    ctx, memo = flow_context(estate), AnswerMemo[Verdict]()
+    for compute in aml_computes(estate):
+        yield _batch_inbound_verdict(ctx, memo, compute)
+
+
+def _batch_inbound_verdict(ctx: FlowContext, memo: AnswerMemo[Verdict], compute: Compute) -> Verdict:
+    if _node_public_ip_disabled(compute):
+        return not_applicable(compute, "the cluster sets enableNodePublicIp: false, so Batch reaches its nodes without "
+                                       "inbound connections", enable_node_public_ip=False)
+    site = ctx.locate(compute)
+    if not isinstance(site, FlowSite):
+        return site.verdict(compute)
+    template = memo.get((id_key(site.subnet.id),), lambda: _batch_inbound(ctx, site))
+    return _for(compute, template)
+
+
+def _batch_inbound(ctx: FlowContext, site: FlowSite) -> Verdict:
+    evidence: dict[str, Any] = {**site.evidence(), "subnet_nsg_id": site.subnet.nsg_id, "nic_nsgs": BATCH_NIC_NSGS}
+    nsg = ctx.subnet_nsg(site)
+    if isinstance(nsg, Unknown):
+        return nsg.verdict("", **evidence)
+    batch = ctx.regional_tag("BatchNodeManagement", site)
+    if isinstance(batch, Unknown):
+        return batch.verdict("", **evidence)
+    evidence.update(batch.evidence())
+    answer = ctx.ask(inbound(batch.endpoint, site.subnet_endpoint, TCP, BATCH_PORTS), [(SUBNET, nsg)],
+                     Question.ALL_ALLOWED)
+    return _required_flow(answer, evidence)
+
+
+# -- compute-outbound-vnet ------------------------------------------------------------------
+
+
+def _outbound_computes(estate: Estate) -> list[Compute]:
+    return [c for c in estate.computes if c.kind in ("AmlCompute", "VirtualMachine")]
+
+
+@check(
+    id="compute-outbound-vnet",
+    title="Compute can reach its virtual network on every port",
+    severity="high",
+    subject="AmlCompute or VirtualMachine compute",
+    applies="always (not applicable to a cluster that names no subnet)",
+    passes=(
+        "outbound TCP and UDP on every port from the compute subnet to the VNet address space is allowed "
+        "(cluster: subnet NSG; VM: its NIC NSG, then the subnet NSG)"
+    ),
+    source=_REQUIRED_PORTS,
+    rationale=(
+        "Batch's NSGs allow \"outbound traffic on any port to the virtual network\", and \"if the specified subnet has "
+        "associated NSGs ... configure the inbound and outbound security rules as mentioned earlier\"; for a VM, "
+        "\"Keep the default outbound rules for the NSG\" (AllowVnetOutBound)."
+    ),
+    remediation=(
+        "Remove or re-prioritise the outbound rule that denies traffic to the virtual network, or add an outbound "
+        "Allow from VirtualNetwork to VirtualNetwork on any port and protocol above it (az network nsg rule create "
+        "-g RG --nsg-name NSG -n AllowVnetOutbound --priority 100 --direction Outbound --access Allow --protocol '*' "
+        "--source-address-prefixes VirtualNetwork --destination-address-prefixes VirtualNetwork "
+        "--destination-port-ranges '*')."
+    ),
+)
+def compute_outbound_vnet(estate: Estate, settings: Settings) -> Iterator[Verdict]:
+    """The destination is the VNet's own address space (the catalog's "VNet address space";
+    peered spaces are not required). The source is the compute subnet, as the catalog row
+    says, for clusters (nodes take any address in it) and for attached VMs alike; a VM's
+    flows also cross its NIC NSG first. (Judging a VM from its private IP alone would be
+    narrower; the catalog asks about the subnet, and it wins.)
+    """
+    yield from unlisted_compute_errors(estate, "its AmlCompute clusters and attached virtual machines")
+    ctx, memo = flow_context(estate), AnswerMemo[Verdict]()
+    for compute in _outbound_computes(estate):
+        yield _outbound_verdict(ctx, memo, compute, _outbound_vnet)
+
+
+def _outbound_verdict(ctx: FlowContext, memo: AnswerMemo[Verdict], compute: Compute,
+                      judge: Callable[[FlowContext, FlowSite], Verdict]) -> Verdict:
+    site = ctx.locate(compute)
+    if not isinstance(site, FlowSite):
+        return site.verdict(compute)
+    if compute.kind == "VirtualMachine":
+        nic = compute.nic
+        key: tuple[Any, ...] = (id_key(site.subnet.id), id_key(nic.id) if nic is not None else "")
+    else:
+        key = (id_key(site.subnet.id),)
+    return _for(compute, memo.get(key, lambda: judge(ctx, site)))
+
+
+def _outbound_source(ctx: FlowContext, site: FlowSite) -> tuple[Endpoint, bool, dict[str, Any]] | Unknown:
+    """(source, whether the NIC NSG is in the path, evidence) of the compute's outbound flows."""
+    if site.compute.kind == "VirtualMachine":
+        return site.subnet_endpoint, True, {"source": "the compute subnet (as the catalog row says), through the VM's NIC NSG"}
+    return site.subnet_endpoint, False, {"source": "the compute subnet", "nic_nsgs": BATCH_NIC_NSGS}
+
+
+def _outbound_vnet(ctx: FlowContext, site: FlowSite) -> Verdict:
+    evidence: dict[str, Any] = site.evidence(spaces=True)
+    source = _outbound_source(ctx, site)
+    if isinstance(source, Unknown):
+        return source.verdict("", **evidence)
+    src, with_nic, source_evidence = source
+    evidence.update(source_evidence)
+    path = _nsgs_in_path(ctx, site, with_nic)
+    if isinstance(path, Unknown):
+        return path.verdict("", **evidence)
+    subnet_nsg, nic_nsg, path_evidence = path
+    evidence.update(path_evidence)
+    flow = outbound(src, site.vnet_endpoint, TCP_AND_UDP, ALL_PORTS)
+    return _required_flow(ctx.ask(flow, _outbound_levels(subnet_nsg, nic_nsg, with_nic), Question.ALL_ALLOWED),
+                          evidence)
+
+
+# -- compute-outbound-internet ---------------------------------------------------------------
+
+
+@check(
+    id="compute-outbound-internet",
+    title="Compute can reach Azure Storage, Container Registry and Machine Learning on TCP 443",
+    severity="high",
+    subject="AmlCompute or VirtualMachine compute",
+    applies="always (not applicable to a cluster that names no subnet)",
+    passes=(
+        "outbound TCP 443 to every prefix of Storage.<region>, AzureContainerRegistry.<region> and "
+        "AzureMachineLearning (each the regional entry when the data has it, else the global tag) is allowed, by the "
+        "default rules or the restricted set the document describes"
+    ),
+    source="Limiting outbound connectivity from the virtual network",
+    rationale=(
+        "Batch's NSGs allow \"outbound traffic on any port to the internet\"; to limit it, \"Limit outbound traffic to "
+        "Azure Storage (using Service Tag of Storage.Region_Name ...), Azure Container Registry (... "
+        "AzureContainerRegistry.Region_Name ...), and Azure Machine Learning service (... AzureMachineLearning)\". "
+        "Without these the compute cannot fetch data, images or its job."
+    ),
+    remediation=(
+        "Add outbound Allow rules from VirtualNetwork to the service tags Storage.<Region>, "
+        "AzureContainerRegistry.<Region> and AzureMachineLearning on TCP 443, above the rule that denies Internet "
+        "(az network nsg rule create -g RG --nsg-name NSG -n AllowStorageOutbound --priority 100 --direction Outbound "
+        "--access Allow --protocol Tcp --source-address-prefixes VirtualNetwork --destination-address-prefixes "
+        "Storage.EastUS --destination-port-ranges 443; likewise for the other two tags)."
+    ),
+)
+def compute_outbound_internet(estate: Estate, settings: Settings) -> Iterator[Verdict]:
+    """One flow per service tag, so the evidence names the tag that is blocked. Source and NSG
+    path as for compute-outbound-vnet. A tag missing from the data is `error` unless another
+    tag's flow is denied for certain (then `fail`, naming the unknown one).
+    """
+    yield from unlisted_compute_errors(estate, "its AmlCompute clusters and attached virtual machines")
+    ctx, memo = flow_context(estate), AnswerMemo[Verdict]()
+    for compute in _outbound_computes(estate):
+        yield _outbound_verdict(ctx, memo, compute, _outbound_internet)
+
+
+def _outbound_internet(ctx: FlowContext, site: FlowSite) -> Verdict:
+    evidence: dict[str, Any] = site.evidence()
+    source = _outbound_source(ctx, site)
+    if isinstance(source, Unknown):
+        return source.verdict("", **evidence)
+    src, with_nic, source_evidence = source
+    evidence.update(source_evidence)
+    path = _nsgs_in_path(ctx, site, with_nic)
+    if isinstance(path, Unknown):
+        return path.verdict("", **evidence)
+    subnet_nsg, nic_nsg, path_evidence = path
+    evidence.update(path_evidence)
+    levels = _outbound_levels(subnet_nsg, nic_nsg, with_nic)
+    allowed: list[str] = []  # words, one per tag
+    denied: list[str] = []
+    unknown: list[str] = []
+    details: list[dict[str, Any]] = []
+    for tag_name in OUTBOUND_SERVICE_TAGS:
+        tag = ctx.regional_tag(tag_name, site, src.addresses.families)
+        if isinstance(tag, Unknown):
+            reason = tag.reason if isinstance(tag.reason, str) else tag.reason.describe()
+            unknown.append(f"{tag_name}: {reason}")
+            continue
+        answer = ctx.ask(outbound(src, tag.endpoint, TCP, HTTPS_PORT), levels, Question.ALL_ALLOWED)
+        if isinstance(answer, Unknown):
+            unknown.append(f"{tag.tag.name}: {answer.reason}")
+            continue
+        if answer.answer is True:
+            allowed.append(f"{tag.endpoint.label}: all {len(tag.tag.prefixes)} "
+                           f"{family_words(tag.tag.addresses.families)} prefixes, by {answer.allowed_by()}")
+            continue
+        details.append({**tag.evidence(), **answer.evidence(detailed=True)})
+        if answer.answer is False:
+            denied.append(answer.summary)
+        else:
+            unknown.append(f"{tag.tag.name}: the NSG data cannot be fully read ({_problems_text(answer)})")
+    evidence.update(allowed=allowed)
+    if details:
+        evidence["not_allowed"] = details
+    if unknown:
+        evidence["unknown"] = unknown
+    also_unknown = f" (also unknown: {'; '.join(unknown)})" if unknown else ""
+    if denied:
+        return failed("", "; ".join(denied) + also_unknown, **evidence)
+    if unknown:
+        return error("", "; ".join(unknown), **evidence)
+    return passed("", f"outbound TCP 443 from {src.label} is allowed to " + "; ".join(allowed), **evidence)
+
+
+# -- compute-remote-login --------------------------------------------------------------------
+
+
+@check(
+    id="compute-remote-login",
+    title="SSH to the compute nodes is closed to the internet unless public SSH was requested",
+    severity="medium",
+    subject="AmlCompute compute",
+    applies="the compute subnet has an NSG",
+    passes=(
+        "inbound TCP 22 from public clients (Internet addresses outside the global AzureMachineLearning and "
+        "BatchNodeManagement tags) to the compute subnet is allowed for none of them, unless "
+        "remoteLoginPortPublicAccess is Enabled"
+    ),
+    source=_REQUIRED_PORTS,
+    rationale=(
+        "\"(optional) Inbound TCP traffic on port 22 to permit remote access. This port is only needed if you want to "
+        "connect using SSH on the public IP.\" A subnet NSG that lets the internet reach port 22 while the cluster "
+        "did not ask for public SSH exposes the nodes for nothing."
+    ),
+    remediation=(
+        "Remove the inbound rule that allows TCP 22 from the internet (or narrow its source to the addresses that "
+        "need it): az network nsg rule delete -g RG --nsg-name NSG -n RULE; or, if SSH on the public IP is wanted, "
+        "create the cluster with SSH access enabled (studio: Compute clusters -> New -> Advanced settings -> Enable SSH "
+        "access; compute YAML ssh_public_access_enabled: true), which sets remoteLoginPortPublicAccess to Enabled."
+    ),
+)
+def compute_remote_login(estate: Estate, settings: Settings) -> Iterator[Verdict]:
+    """An "is any of it allowed?" question: a rule naming application security groups is
+    assumed to let traffic in when it allows and to stop nothing when it denies, and the
+    evidence says so. Only the subnet NSG is evaluated (Batch's NIC NSGs are not in the
+    snapshot). `remoteLoginPortPublicAccess` compares case-insensitively; `NotSpecified`
+    is not a request for public SSH.
+
+    Private ranges outside the VNet and its peers (an on-premises network behind a gateway)
+    count as public clients: the catalog's `Internet` is everything outside VirtualNetwork
+    and AzureLoadBalancer, and the snapshot does not hold the on-premises spaces Azure's own
+    VirtualNetwork tag would add.
+    """
+    yield from unlisted_compute_errors(estate, "its AmlCompute clusters")
+    ctx, memo = flow_context(estate), AnswerMemo[Verdict]()
+    for compute in aml_computes(estate):
+        yield _remote_login_verdict(ctx, memo, compute)
+
+
+def _remote_login_verdict(ctx: FlowContext, memo: AnswerMemo[Verdict], compute: Compute) -> Verdict:
+    site = ctx.locate(compute)
+    if not isinstance(site, FlowSite):
+        return site.verdict(compute)
+    access = compute.compute_properties.get("remoteLoginPortPublicAccess")
+    extra = {"remote_login_port_public_access": access}
+    if site.subnet.nsg_id is None:
+        return not_applicable(compute, f"subnet {site.subnet.name} has no NSG", **site.evidence(), **extra)
+    if isinstance(access, str) and access.strip().lower() == "enabled":
+        return passed(compute, "remoteLoginPortPublicAccess is Enabled: public SSH to the nodes was requested, so TCP 22 "
+                               "open to public clients is intended", **site.evidence(), **extra)
+    template = memo.get((id_key(site.subnet.id),), lambda: _remote_login(ctx, site))
+    return _for(compute, template, **extra)
+
+
+def _remote_login(ctx: FlowContext, site: FlowSite) -> Verdict:
+    evidence: dict[str, Any] = {**site.evidence(), "subnet_nsg_id": site.subnet.nsg_id, "nic_nsgs": BATCH_NIC_NSGS}
+    nsg = ctx.subnet_nsg(site)
+    if isinstance(nsg, Unknown):
+        return nsg.verdict("", **evidence)
+    public = ctx.public_clients(site)
+    if isinstance(public, Unknown):
+        return public.verdict("", **evidence)
+    clients, excluded = public
+    evidence["public_clients"] = _public_clients_evidence(site, excluded)
+    answer = ctx.ask(inbound(clients, site.subnet_endpoint, TCP, SSH_PORT), [(SUBNET, nsg)], Question.ANY_ALLOWED,
+                     lean=True)
+    if isinstance(answer, Unknown):
+        return answer.verdict("", **evidence)
+    if answer.answer is False:
+        return passed("", f"no public client can reach TCP 22: {answer.summary}", **evidence,
+                      **answer.evidence(detailed=False))
+    if answer.answer is True:
+        return failed("", f"TCP 22 is open to public clients although remote login was not requested: {answer.summary}",
+                      **evidence, **answer.evidence(detailed=True))
+    return _unreadable(answer, evidence)
+
+
+def _public_clients_evidence(site: FlowSite, excluded: list[TagUse]) -> dict[str, Any]:
+    """Public clients: Internet addresses outside the service's own (the global tags named)."""
+    return {"families": family_words(site.families),
+            "excluded_service_tags": [f"{use.tag.name} ({len(use.tag.prefixes)} prefixes)" for use in excluded]}
+
+
+# -- compute-forced-tunneling ----------------------------------------------------------------
+
+
+@check(
+    id="compute-forced-tunneling",
+    title="Batch management traffic bypasses forced tunneling",
+    severity="critical",
+    subject="AmlCompute compute",
+    applies="the compute subnet has a route table",
+    passes=(
+        "every address of every BatchNodeManagement tag prefix (BatchNodeManagement.<VNet region> when the data has "
+        "it, else the global tag) is routed with next hop Internet (longest prefix match over the subnet's user "
+        "routes, else Azure's system routes)"
+    ),
+    source="User-defined routes for forced tunneling",
+    rationale=(
+        "\"A user-defined route for each IP address used by the Azure Batch service in the region where your resources "
+        "exist ... define the route for each related Batch IP address prefix, and set Next hop type to Internet.\" "
+        "Replies to Batch that go to an appliance or on-premises are dropped (asymmetric routing)."
+    ),
+    remediation=(
+        "Route table -> Routes -> Add, for each BatchNodeManagement.<Region> prefix: next hop type Internet "
+        "(az network route-table route create -g RG --route-table-name RT -n batch-1 --address-prefix PREFIX "
+        "--next-hop-type Internet); remove or narrow any more specific route that sends part of a Batch prefix "
+        "elsewhere."
+    ),
+)
+def compute_forced_tunneling(estate: Estate, settings: Settings) -> Iterator[Verdict]:
+    """Azure's selection: the longest prefix wins, a user route beats a system route of the same
+    length; beneath the user routes lie the system routes (the VNet's space, peered spaces,
+    the private ranges, 0.0.0.0/0 -> Internet). BGP-learned routes (a default route advertised
+    over ExpressRoute or VPN) are not in ARM data and are not modelled. A route the engine
+    cannot read (unknown tag, no next hop) may be the more specific one, so it makes the
+    verdict `error` rather than a pass or a fail.
+    """
+    yield from unlisted_compute_errors(estate, "its AmlCompute clusters")
+    ctx, memo = flow_context(estate), AnswerMemo[Verdict]()
+    for compute in aml_computes(estate):
+        yield _forced_tunneling_verdict(ctx, memo, compute)
+
+
+def _forced_tunneling_verdict(ctx: FlowContext, memo: AnswerMemo[Verdict], compute: Compute) -> Verdict:
+    site = ctx.locate(compute)
+    if not isinstance(site, FlowSite):
+        return site.verdict(compute)
+    if site.subnet.route_table_id is None:
+        return not_applicable(compute, f"subnet {site.subnet.name} has no route table", **site.evidence())
+    template = memo.get((id_key(site.subnet.id),), lambda: _forced_tunneling(ctx, site))
+    return _for(compute, template)
+
+
+def _forced_tunneling(ctx: FlowContext, site: FlowSite) -> Verdict:
+    evidence: dict[str, Any] = {**site.evidence(), "route_table_id": site.subnet.route_table_id}
+    table = site.subnet.route_table
+    if isinstance(table, Gap) or table is None:
+        return error("", table or f"route table {site.subnet.route_table_id} is unknown", **evidence)
+    batch = ctx.regional_tag("BatchNodeManagement", site)
+    if isinstance(batch, Unknown):
+        return batch.verdict("", **evidence)
+    evidence.update(batch.evidence())
+    routes = ctx.route_table(site, table).route(batch.endpoint)
+    if routes.unresolved:
+        problems = "; ".join(str(p) for p in routes.unresolved)
+        return error("", f"route table {table.name} cannot be fully read ({problems}); a route it hides may be the "
+                         f"longest match for a Batch prefix", **evidence, routes=route_evidence(routes, detailed=True))
+    astray = routes.parts_not_via("Internet")
+    if astray:
+        stolen = RouteVerdict(routes.query, astray, ())
+        count = sum(part.addresses.size() for part in astray)
+        return failed("", f"{count} Batch addresses do not leave by next hop Internet: {describe(stolen)}", **evidence,
+                      not_via_internet=route_evidence(stolen, detailed=True), **route_evidence(routes, detailed=False))
+    user = [part.route.name for part in routes.parts if not part.route.is_system]
+    system = [str(part.route) for part in routes.parts if part.route.is_system]
+    by = []
+    if user:
+        by.append(f"{len(user)} route{'s' if len(user) != 1 else ''} of {table.name} ({', '.join(user[:3])}"
+                  + (f" and {len(user) - 3} more)" if len(user) > 3 else ")"))
+    by += system
+    return passed("", f"every address of the {len(batch.tag.prefixes)} {family_words(batch.tag.addresses.families)} "
+                      f"prefixes of {batch.endpoint.label} leaves by next hop Internet, by {' and '.join(by)}",
+                  **evidence, **route_evidence(routes, detailed=False))
+
+
+# -- attached-compute-ssh --------------------------------------------------------------------
+
+
+@check(
+    id="attached-compute-ssh",
+    title="Azure Machine Learning can reach an attached VM or HDInsight cluster on SSH",
+    severity="high",
+    subject="VirtualMachine or HDInsight compute",
+    applies="always (not applicable to an HDInsight cluster that is in no subnet)",
+    passes=(
+        "inbound TCP 22 from every AzureMachineLearning tag prefix (AzureMachineLearning.<VNet region> when the data "
+        "has it, else the global tag) to the machine's private IP is allowed through the subnet NSG then the NIC NSG"
+    ),
+    source="Use a virtual machine or HDInsight cluster, step 2",
+    rationale=(
+        "\"To allow the Azure Machine Learning service to communicate with the SSH port on the VM or cluster, you must "
+        "configure a source entry for the NSG ... Source service tag: AzureMachineLearning ... Destination port "
+        "ranges: 22 ... Action: Allow.\""
+    ),
+    remediation=(
+        "NSG of the machine's subnet (and of its NIC) -> Inbound security rules -> Add: source Service Tag "
+        "AzureMachineLearning, destination Any, port 22, protocol Any, Allow, above any deny (az network nsg rule "
+        "create -g RG --nsg-name NSG -n AllowAzureMachineLearningSsh --priority 100 --direction Inbound --access Allow "
+        "--protocol '*' --source-address-prefixes AzureMachineLearning --destination-port-ranges 22)."
+    ),
+)
+def attached_compute_ssh(estate: Estate, settings: Settings) -> Iterator[Verdict]:
+    """A VM: its primary NIC's primary address, through the subnet NSG then the NIC NSG. An
+    HDInsight cluster: the compute's `address`, through the subnet NSG only (the nodes' NICs
+    are not in the snapshot). The family of the address picks the tag prefixes judged. An
+    unknown private IP is `error`.
+    """
+    yield from unlisted_compute_errors(estate, "its attached virtual machines and HDInsight clusters")
+    ctx = flow_context(estate)
+    for compute in estate.computes:
+        if compute.kind in ("VirtualMachine", "HDInsight"):
+            yield _ssh_verdict(ctx, compute)
+
+
+def _ssh_verdict(ctx: FlowContext, compute: Compute) -> Verdict:
+    site = ctx.locate(compute)
+    if not isinstance(site, FlowSite):
+        return site.verdict(compute)
+    evidence: dict[str, Any] = {**site.evidence(), "private_ip": compute.private_ip}
+    machine = ctx.machine(site)
+    if isinstance(machine, Unknown):
+        return machine.verdict(compute, **evidence)
+    with_nic = compute.kind == "VirtualMachine"
+    path = _nsgs_in_path(ctx, site, with_nic)
+    if isinstance(path, Unknown):
+        return path.verdict(compute, **evidence)
+    subnet_nsg, nic_nsg, path_evidence = path
+    evidence.update(path_evidence)
+    if not with_nic:
+        evidence["nic_nsgs"] = HDINSIGHT_NIC_NSGS
+    aml = ctx.regional_tag("AzureMachineLearning", site, machine.addresses.families)
+    if isinstance(aml, Unknown):
+        return aml.verdict(compute, **evidence)
+    evidence.update(aml.evidence())
+    answer = ctx.ask(inbound(aml.endpoint, machine, TCP, SSH_PORT), _inbound_levels(subnet_nsg, nic_nsg, with_nic),
+                     Question.ALL_ALLOWED)
+    return _for(compute, _required_flow(answer, evidence))
+
+
+# -- aks-inbound-from-aml --------------------------------------------------------------------
+
+
+@check(
+    id="aks-inbound-from-aml",
+    title="Azure Machine Learning can reach the AKS cluster on TCP 443",
+    severity="high",
+    subject="AKS compute",
+    applies="always (not applicable to a cluster that is not in a customer virtual network)",
+    passes=(
+        "inbound TCP 443 from every AzureMachineLearning tag prefix (AzureMachineLearning.<VNet region> when the data "
+        "has it, else the global tag) to the AKS subnet is allowed by the subnet NSG"
+    ),
+    source="Use Azure Kubernetes Service, step 1",
+    rationale=(
+        "\"Make sure NSG group that controls the virtual network has inbound rule enabled for Azure Machine Learning "
+        "service using Service Tag of AzureMachineLearning\"; the service deploys and manages models through the "
+        "cluster's HTTPS endpoint."
+    ),
+    remediation=(
+        "AKS subnet NSG -> Inbound security rules -> Add: source Service Tag AzureMachineLearning, TCP 443, Allow, above "
+        "any deny (az network nsg rule create -g RG --nsg-name NSG -n AllowAzureMachineLearningHttps --priority 100 "
+        "--direction Inbound --access Allow --protocol Tcp --source-address-prefixes AzureMachineLearning "
+        "--destination-port-ranges 443)."
+    ),
+)
+def aks_inbound_from_aml(estate: Estate, settings: Settings) -> Iterator[Verdict]:
+    """The AKS subnet comes from the compute's `aksNetworkingConfiguration`, else from the managed
+    cluster's agent pool; only its NSG is evaluated (the node NICs' NSGs are AKS-managed). A
+    cluster whose agent pools name no subnet runs in AKS's own VNet: not applicable.
+    """
+    yield from unlisted_compute_errors(estate, "its AKS computes")
+    ctx, memo = flow_context(estate), AnswerMemo[Verdict]()
+    for compute in aks_computes(estate):
+        yield _aks_inbound_verdict(ctx, memo, compute)
+
+
+def _aks_inbound_verdict(ctx: FlowContext, memo: AnswerMemo[Verdict], compute: Compute) -> Verdict:
+    site = ctx.locate(compute)
+    if not isinstance(site, FlowSite):
+        return site.verdict(compute)
+    template = memo.get((id_key(site.subnet.id),), lambda: _aks_inbound(ctx, site))
+    return _for(compute, template)
+
+
+def _aks_inbound(ctx: FlowContext, site: FlowSite) -> Verdict:
+    evidence: dict[str, Any] = {**site.evidence(), "subnet_nsg_id": site.subnet.nsg_id, "nic_nsgs": AKS_NIC_NSGS}
+    nsg = ctx.subnet_nsg(site)
+    if isinstance(nsg, Unknown):
+        return nsg.verdict("", **evidence)
+    aml = ctx.regional_tag("AzureMachineLearning", site)
+    if isinstance(aml, Unknown):
+        return aml.verdict("", **evidence)
+    evidence.update(aml.evidence())
+    answer = ctx.ask(inbound(aml.endpoint, site.subnet_endpoint, TCP, HTTPS_PORT), [(SUBNET, nsg)], Question.ALL_ALLOWED)
+    return _required_flow(answer, evidence)
+
+
+# -- aks-scoring-inbound ---------------------------------------------------------------------
+
+
+@check(
+    id="aks-scoring-inbound",
+    title="The AKS scoring endpoint can be called from outside the virtual network",
+    severity="medium",
+    subject="AKS compute",
+    applies="always (not applicable to a cluster that is not in a customer virtual network)",
+    passes=(
+        "inbound TCP on the scoring port (443 when sslConfiguration.status is Enabled or Auto, else 80) to the AKS "
+        "subnet is allowed by the subnet NSG from at least one public client"
+    ),
+    source="Use Azure Kubernetes Service, step 5",
+    rationale=(
+        "\"Make sure NSG group that controls the virtual network has inbound rule enabled for the scoring endpoint so "
+        "that it can be called from outside of virtual network.\""
+    ),
+    remediation=(
+        "AKS subnet NSG -> Inbound security rules -> Add: an Allow on TCP 443 (SSL enabled) or 80 from the clients "
+        "that call the model, above any deny (az network nsg rule create -g RG --nsg-name NSG -n AllowScoring "
+        "--priority 110 --direction Inbound --access Allow --protocol Tcp --source-address-prefixes Internet "
+        "--destination-port-ranges 443)."
+    ),
+)
+def aks_scoring_inbound(estate: Estate, settings: Settings) -> Iterator[Verdict]:
+    """An "is any of it allowed?" question (one public client suffices), so a rule naming
+    application security groups is assumed to let the traffic in when it allows and the
+    evidence says so. `sslConfiguration.status` compares case-insensitively; a compute
+    without `sslConfiguration` serves over HTTP (80); a status other than Enabled, Auto or
+    Disabled is `error`.
+    """
+    yield from unlisted_compute_errors(estate, "its AKS computes")
+    ctx, memo = flow_context(estate), AnswerMemo[Verdict]()
+    for compute in aks_computes(estate):
+        yield _scoring_verdict(ctx, memo, compute)
+
+
+def _scoring_port(compute: Compute) -> tuple[int, str | None] | Unknown:
+    if not isinstance(compute.properties.get("properties"), dict):
+        return Unknown("the compute's properties.properties were not returned, so its SSL setting is unknown")
+    ssl = compute.compute_properties.get("sslConfiguration")
+    if ssl is None:
+        return 80, None
+    status = ssl.get("status") if isinstance(ssl, dict) else None
+    if not isinstance(status, str):
+        return Unknown(f"sslConfiguration has no status ({ssl!r}), so the scoring port is unknown")
+    word = status.strip().lower()
+    if word in ("enabled", "auto"):
+        return 443, status
+    if word == "disabled":
+        return 80, status
+    return Unknown(f"sslConfiguration.status is {status!r} (expected Enabled, Auto or Disabled), so the scoring port is "
+                   "unknown")
+
+
+def _scoring_verdict(ctx: FlowContext, memo: AnswerMemo[Verdict], compute: Compute) -> Verdict:
+    site = ctx.locate(compute)
+    if not isinstance(site, FlowSite):
+        return site.verdict(compute)
+    port = _scoring_port(compute)
+    if isinstance(port, Unknown):
+        return port.verdict(compute, **site.evidence())
+    number, status = port
+    template = memo.get((id_key(site.subnet.id), number),
+                            lambda: _scoring(ctx, site, number))
+    return _for(compute, template, ssl_status=status, scoring_port=number)
+
+
+def _scoring(ctx: FlowContext, site: FlowSite, port: int) -> Verdict:
+    evidence: dict[str, Any] = {**site.evidence(), "subnet_nsg_id": site.subnet.nsg_id, "nic_nsgs": AKS_NIC_NSGS}
+    nsg = ctx.subnet_nsg(site)
+    if isinstance(nsg, Unknown):
+        return nsg.verdict("", **evidence)
+    public = ctx.public_clients(site)
+    if isinstance(public, Unknown):
+        return public.verdict("", **evidence)
+    clients, excluded = public
+    evidence["public_clients"] = _public_clients_evidence(site, excluded)
+    answer = ctx.ask(inbound(clients, site.subnet_endpoint, TCP, PortSet.of(port)), [(SUBNET, nsg)],
+                     Question.ANY_ALLOWED, lean=True)
+    if isinstance(answer, Unknown):
+        return answer.verdict("", **evidence)
+    if answer.answer is True:
+        return passed("", f"public clients can reach the scoring port TCP {port}: {answer.summary}", **evidence,
+                      **answer.evidence(detailed=False))
+    if answer.answer is False:
+        return failed("", f"no public client can reach the scoring port TCP {port}: {answer.summary}", **evidence,
+                      **answer.evidence(detailed=True))
+    return _unreadable(answer, evidence)
