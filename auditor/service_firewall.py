@@ -68,7 +68,7 @@ def read_firewall(resource: StorageAccount | KeyVault) -> Firewall | str:
     """The resource's firewall, or why it cannot be read (the check then says error)."""
     acls = resource.network_acls
     if acls is None:
-        return "the resource carries no properties, so its firewall (networkAcls) is unknown"
+        return "the resource carries no readable properties.networkAcls, so its firewall is unknown"
     default_action = acls.effective_default_action
     if default_action is None:
         return f"networkAcls.defaultAction is missing or unrecognised ({acls.default_action!r})"

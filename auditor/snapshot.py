@@ -56,9 +56,11 @@ class UsageName(_Open):
 
 
 class UsageEntry(_Open):
+    # An entry without its numbers leaves that quota unknown (its check says error); it does
+    # not make the whole snapshot unreadable.
     name: UsageName
-    currentValue: float
-    limit: float
+    currentValue: float | None = None
+    limit: float | None = None
 
 
 class UsageBlock(_Open):

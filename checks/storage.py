@@ -48,6 +48,9 @@ def storage_trusted_services(estate: Estate, settings: Settings) -> Iterator[Ver
         evidence = {**firewall.evidence, "bypass": firewall.acls.bypass_raw}
         if firewall.default_action != "Deny":
             yield not_applicable(account, f"{firewall.described}: the firewall accepts all networks", **evidence)
+        elif firewall.acls.bypass_raw is None:
+            # Storage always returns bypass; its absence means it was not collected.
+            yield error(account, "defaultAction is Deny and networkAcls.bypass is missing", **evidence)
         elif firewall.acls.bypasses("AzureServices"):
             yield passed(account, f"defaultAction is Deny and bypass is {firewall.acls.bypass_raw!r}, which includes "
                          "AzureServices", **evidence)

@@ -35,9 +35,10 @@ def test_pass_when_default_action_allow(builder: EstateBuilder) -> None:
     assert v.evidence["default_action"] == "Allow"
 
 
-def test_pass_when_network_acls_absent(builder: EstateBuilder) -> None:
+def test_error_when_network_acls_absent(builder: EstateBuilder) -> None:
+    # A storage GET always carries networkAcls: without it the firewall was not collected.
     _with_aks(builder, None)
-    assert _verdict(builder).status == "pass"
+    assert _verdict(builder).status == "error"
 
 
 def test_fail_when_default_action_deny(builder: EstateBuilder) -> None:

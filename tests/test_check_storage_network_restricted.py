@@ -40,10 +40,11 @@ def test_fail_when_default_action_allow(builder: EstateBuilder) -> None:
     assert v.evidence["default_action"] == "Allow" and "1 experimentation compute" in v.message
 
 
-def test_fail_when_network_acls_absent(builder: EstateBuilder) -> None:
+def test_error_when_network_acls_absent(builder: EstateBuilder) -> None:
+    # A storage GET always carries networkAcls: without it the firewall was not collected.
     _experimenting(builder, None)
     v = _verdict(builder)
-    assert v.status == "fail" and "never configured" in v.message
+    assert v.status == "error" and "networkAcls" in v.message
 
 
 @pytest.mark.parametrize("access", ["Disabled", "SecuredByPerimeter", "Enabled"])

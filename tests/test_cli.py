@@ -257,7 +257,7 @@ BAD_INPUTS: dict[str, BadCase] = {
     "resource without id": _mutated(lambda d: d["resources"][0].pop("id")),
     "resource with a numeric id": _mutated(lambda d: _set_id(d, 42)),
     "resource with a null id": _mutated(lambda d: _set_id(d, None)),
-    "usage without a limit": _mutated(lambda d: d["usages"][0]["value"][0].pop("limit")),
+    "usage without a name": _mutated(lambda d: d["usages"][0]["value"][0].pop("name")),
     "missing file": lambda tmp_path: ["--snapshot", str(tmp_path / "nowhere.json")],
     "a directory": lambda tmp_path: ["--snapshot", str(tmp_path)],
     "an unknown flag": lambda tmp_path: ["--snapshot", str(ESTATES / "clean.json"), "--no-such-flag"],

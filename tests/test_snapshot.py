@@ -52,7 +52,7 @@ def test_unknown_keys_are_ignored_and_missing_sections_mean_not_collected() -> N
         (lambda d: d["resources"][1].update(id=42), "resources.1.id"),
         (lambda d: d["resources"][0].update(type=""), "resources.0.type"),
         (lambda d: d.update(errors=[{"status": 403}]), "errors.0.scope"),
-        (lambda d: d["usages"][0]["value"][0].pop("limit"), "usages.0.value.0.limit"),
+        (lambda d: d["usages"][0]["value"][0].pop("name"), "usages.0.value.0.name"),
         (lambda d: d.update(locks=[{"id": "/subscriptions/x/providers/Microsoft.Authorization/locks/l"}]), "locks.0.properties"),
     ],
 )
@@ -96,3 +96,13 @@ def test_write_refuses_invalid_and_keeps_previous(tmp_path: Path) -> None:
         write_snapshot({"format": "amlaudit.snapshot/v1", "resources": "x"}, path)
     assert path.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["s.json"]
+
+
+def test_a_usage_without_its_numbers_leaves_that_quota_unknown() -> None:
+    doc = _doc()
+    doc["usages"][0]["value"][1].pop("limit")  # NetworkSecurityGroups
+    snap = parse_snapshot(doc)
+    from auditor.graph import build_estate
+
+    usages = build_estate(snap).usages_for(snap.usages[0].subscription_id, snap.usages[0].location)
+    assert usages is not None and usages.get("NetworkSecurityGroups") is None and usages.get("LoadBalancers") is not None

@@ -94,8 +94,11 @@ class ArmReader:
             "credential_scopes": [credential_scope],
             "per_retry_policies": [ReadOnlyPolicy(self.endpoint)],
             "retry_total": max_retries,
-            # azure-core also counts status-code retries separately (default 3); one budget is easier to reason about.
+            # azure-core also counts status-code, connect and read retries separately (default 3 each);
+            # one budget is easier to reason about (and is what CollectOptions.max_retries promises).
             "retry_status": max_retries,
+            "retry_connect": max_retries,
+            "retry_read": max_retries,
             "retry_backoff_factor": retry_backoff,
             "retry_backoff_max": retry_backoff_max,
         }
@@ -107,10 +110,10 @@ class ArmReader:
         """The absolute URL of an ARM path (an id or a collection path)."""
         return self.endpoint + quote(path, safe=_PATH_SAFE)
 
-    def get(self, path_or_url: str, api_version: str) -> Any:
-        """GET a path (or an absolute `nextLink`) and return the decoded JSON body, unchanged.
+    def get(self, path_or_url: str, api_version: str) -> dict[str, Any]:
+        """GET a path (or an absolute `nextLink`) and return the decoded JSON object, unchanged.
 
-        Raises ArmReadError for any answer but 200 with a JSON body (after retries), and
+        Raises ArmReadError for any answer but 200 with a JSON object body (after retries), and
         CollectError when no request can be made at all (no token, endpoint unreachable).
         """
         url = path_or_url if "://" in path_or_url else self.url(path_or_url)
@@ -138,9 +141,15 @@ class ArmReader:
             code, message = _error_detail(body)
             raise ArmReadError(response.status_code, code or f"HTTP{response.status_code}", message or response.reason or "")
         try:
-            return orjson.loads(body)
+            document = orjson.loads(body)
         except orjson.JSONDecodeError as exc:
             raise ArmReadError(200, "MalformedResponse", f"response body is not valid JSON ({exc})") from None
+        if not isinstance(document, dict):
+            # Every Resource Manager GET answers with an object (lists too: {"value": [...]}). Anything
+            # else, `null` included, must be an error entry: read as "nothing there" it would vanish unrecorded.
+            raise ArmReadError(200, "MalformedResponse", f"response body is a JSON {_JSON_KINDS.get(type(document), 'value')}, "
+                                                         "not an object")
+        return document
 
     def close(self) -> None:
         with self._clients_lock:
@@ -169,6 +178,9 @@ class ArmReader:
                     client = factory(self._credential, _UNUSED_SUBSCRIPTION_ID, **self._client_settings)
                 self._clients[key] = client
             return client
+
+
+_JSON_KINDS = {type(None): "null", list: "array", str: "string", int: "number", float: "number", bool: "boolean"}
 
 
 def _has_api_version(url: str) -> bool:

@@ -21,12 +21,15 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic import BaseModel, ValidationError
+
 from auditor.collect.api_versions import API_VERSIONS
 from auditor.collect.arm import ArmReader
 from auditor.collect.errors import ArmReadError
 from auditor.collect.redact import drop_secrets
 from auditor.collect.scheduler import Scheduler
 from auditor.ids import covering_scopes, id_key, looks_like_arm_id, parent_id, parse_arm_id
+from auditor.snapshot import LockEntry, ResourceHeader, ServiceTagBlock, SubscriptionEntry, UsageBlock
 
 # Listed per subscription rather than read one by one: many computes share a few of these,
 # and one list answers for all of them. Everything listed is kept (see docs/collect.md).
@@ -50,15 +53,22 @@ class WorkspaceFilter:
     """`RG/NAME` filters, compared case-insensitively; no filter keeps every workspace."""
 
     def __init__(self, filters: tuple[str, ...]) -> None:
-        self._wanted = {tuple(part.lower() for part in f.split("/", 1)) for f in filters}
+        # (group, name) as given, by their lower-case key.
+        self.wanted: dict[tuple[str, str], tuple[str, str]] = {}
+        for text in filters:
+            group, name = text.split("/", 1)
+            self.wanted.setdefault((group.lower(), name.lower()), (group, name))
 
-    def keeps(self, workspace_id: str) -> bool:
-        if not self._wanted:
-            return True
+    def match(self, workspace_id: str) -> tuple[str, str] | None:
+        """The key of the filter `workspace_id` matches (None: kept by no filter)."""
         parsed = parse_arm_id(workspace_id)
         if parsed is None or parsed.resource_group is None or not parsed.segments:
-            return False
-        return (parsed.resource_group.lower(), parsed.segments[-1][1].lower()) in self._wanted
+            return None
+        key = (parsed.resource_group.lower(), parsed.segments[-1][1].lower())
+        return key if key in self.wanted else None
+
+    def keeps(self, workspace_id: str) -> bool:
+        return not self.wanted or self.match(workspace_id) is not None
 
 
 def resource_type(resource_id: str) -> str | None:
@@ -83,6 +93,29 @@ def _id_string(value: Any) -> str | None:
     return value if isinstance(value, str) and looks_like_arm_id(value) else None
 
 
+def _unreadable(model: type[BaseModel], value: Any, about: Any = None) -> ArmReadError | None:
+    """Why the snapshot reader would refuse `value` as a `model` (naming `about`, the item's id, when
+    the error's scope is a list), or None when it accepts it.
+
+    Checked before anything is kept: one odd field would otherwise make the whole snapshot
+    invalid (every live scan ending with exit 2, nothing audited) instead of one error entry.
+    """
+    try:
+        model.model_validate(value)
+    except ValidationError as exc:
+        problem = exc.errors()[0]
+        where = ".".join(str(part) for part in problem["loc"]) or "the document"
+        subject = f"{about}: " if isinstance(about, str) else ""
+        return ArmReadError(200, "MalformedResponse", f"{subject}{where}: {problem['msg']}")
+    return None
+
+
+def _next_link(body: dict[str, Any]) -> str | None:
+    """The page's `nextLink` when it has one (a non-empty string), else None."""
+    link = body.get("nextLink")
+    return link if isinstance(link, str) and link else None
+
+
 def _location_key(location: str) -> str:
     return location.replace(" ", "").lower()
 
@@ -102,6 +135,8 @@ class Crawl:
         self._service_tags: dict[str, dict[str, Any]] = {}
         self._listed_locks: dict[str, list[dict[str, Any]]] = {}
         self._compute_vnet_ids: dict[str, str] = {}
+        self._fully_listed_workspaces: list[str] = []  # subscriptions whose whole workspace list was read
+        self._matched_filters: set[tuple[str, str]] = set()
         self._errors: list[dict[str, Any]] = []
         self._redacted: list[dict[str, Any]] = []
 
@@ -130,9 +165,29 @@ class Crawl:
                 "usages": [self._usages[k] for k in sorted(self._usages)],
                 "service_tags": [self._service_tags[k] for k in sorted(self._service_tags)],
                 "locks": [locks[k] for k in sorted(locks)],
-                "errors": sorted(self._errors, key=lambda e: (id_key(e["scope"]), e["operation"])),
+                "errors": sorted([*self._errors, *self._unmatched_workspace_errors()],
+                                 key=lambda e: (id_key(e["scope"]), e["operation"])),
                 "redacted": sorted(self._redacted, key=lambda r: (id_key(r["id"]), r["path"])),
             }
+
+    def _unmatched_workspace_errors(self) -> list[dict[str, Any]]:
+        """A `--workspace` that names no workspace in the lists read is an error, not an empty, clean audit.
+
+        One entry per subscription whose workspace list was read in full, at the id the workspace would
+        have there (a list that failed has its own error, which already leaves the audit incomplete).
+        Called with the lock held.
+        """
+        entries = []
+        for key, (group, name) in sorted(self._workspace_filter.wanted.items()):
+            if key in self._matched_filters:
+                continue
+            for subscription_id in sorted(self._fully_listed_workspaces, key=str.lower):
+                workspace_id = (f"/subscriptions/{subscription_id}/resourceGroups/{group}"
+                                f"/providers/Microsoft.MachineLearningServices/workspaces/{name}")
+                entries.append(ArmReadError(None, "WorkspaceNotFound", f"--workspace {group}/{name}: no such workspace "
+                                            f"in subscription {subscription_id}'s workspace list")
+                               .entry(workspace_id, "Microsoft.MachineLearningServices/workspaces/read"))
+        return entries
 
     # -- reads (each at most once) -------------------------------------------------------------
 
@@ -168,13 +223,17 @@ class Crawl:
 
         def begin(future: Future[Listing]) -> None:
             items: list[dict[str, Any]] = []
+            # A service that hands back a nextLink it already gave would otherwise be paged forever.
+            followed: set[str] = set()
+            skipped_items = False
 
             def finish(complete: bool) -> None:
                 if keep_items:
                     items[:] = [item for item in items if self._keep(item, path, operation)]
-                future.set_result(Listing(items, complete))
+                future.set_result(Listing(items, complete and not skipped_items))
 
             def page(url: str) -> None:
+                nonlocal skipped_items
                 try:
                     body = self._arm.get(url, api_version)
                 except ArmReadError as exc:
@@ -191,9 +250,21 @@ class Crawl:
                     self._record(ArmReadError(200, "MalformedResponse", "list page has no `value` array").entry(path, operation))
                     finish(False)
                     return
-                items.extend(_dicts(value))
-                next_link = body.get("nextLink")
-                if isinstance(next_link, str) and next_link:
+                objects = _dicts(value)
+                if len(objects) != len(value):
+                    # Something is listed that cannot be read: say so rather than let it vanish.
+                    skipped_items = True
+                    self._record(ArmReadError(200, "MalformedResponse", f"list page has {len(value) - len(objects)} "
+                                              "item(s) that are not JSON objects").entry(path, operation))
+                items.extend(objects)
+                next_link = _next_link(body)
+                if next_link is not None:
+                    if next_link in followed:
+                        self._record(ArmReadError(200, "MalformedResponse", f"nextLink repeats an earlier page ({next_link}): "
+                                                  "the list would never end").entry(path, operation))
+                        finish(False)
+                        return
+                    followed.add(next_link)
                     self._scheduler.submit(page, next_link)
                 else:
                     finish(True)
@@ -254,6 +325,10 @@ class Crawl:
     # -- what each answer leads to ---------------------------------------------------------------
 
     def _on_subscription_list(self, listing: Listing) -> None:
+        if listing.complete and not listing.items:
+            # Most likely the wrong identity or tenant; an audit of nothing must not read as a clean estate.
+            self._record(ArmReadError(None, "NoSubscriptions", "the identity can list no subscriptions: nothing was audited")
+                         .entry("/subscriptions", "Microsoft.Resources/subscriptions/read"))
         for subscription in listing.items:
             self._on_subscription(subscription)
 
@@ -265,16 +340,28 @@ class Crawl:
             self._record(ArmReadError(200, "MalformedResponse", "subscription without subscriptionId")
                          .entry("/subscriptions", "Microsoft.Resources/subscriptions/read"))
             return
+        problem = _unreadable(SubscriptionEntry, subscription)
+        if problem is not None:
+            self._record(problem.entry(f"/subscriptions/{subscription_id}", "Microsoft.Resources/subscriptions/read"))
+            return
         with self._lock:
             self._subscriptions.setdefault(subscription_id.lower(), subscription)
         path = f"/subscriptions/{subscription_id}/providers/Microsoft.MachineLearningServices/workspaces"
         api = API_VERSIONS["microsoft.machinelearningservices/workspaces"]
-        self._then(self._list(path, api, "Microsoft.MachineLearningServices/workspaces/read"), self._on_workspaces)
+        self._then(self._list(path, api, "Microsoft.MachineLearningServices/workspaces/read"),
+                   lambda listing: self._on_workspaces(listing, subscription_id))
 
-    def _on_workspaces(self, listing: Listing) -> None:
+    def _on_workspaces(self, listing: Listing, subscription_id: str) -> None:
+        if listing.complete:
+            with self._lock:
+                self._fully_listed_workspaces.append(subscription_id)
         for workspace in listing.items:
             workspace_id = workspace.get("id")
             if isinstance(workspace_id, str) and self._workspace_filter.keeps(workspace_id):
+                matched = self._workspace_filter.match(workspace_id)
+                if matched is not None:
+                    with self._lock:
+                        self._matched_filters.add(matched)
                 if self._keep(workspace, workspace_id, "Microsoft.MachineLearningServices/workspaces/read"):
                     self._on_workspace(workspace)
 
@@ -367,8 +454,15 @@ class Crawl:
             path = f"/subscriptions/{subscription_id}/providers/Microsoft.Authorization/locks"
 
             def keep(listing: Listing) -> None:
+                readable = []
+                for lock in listing.items:
+                    problem = _unreadable(LockEntry, lock, about=lock.get("id"))
+                    if problem is None:
+                        readable.append(lock)
+                    else:
+                        self._record(problem.entry(path, "Microsoft.Authorization/locks/read"))
                 with self._lock:
-                    self._listed_locks[subscription_id.lower()] = listing.items
+                    self._listed_locks[subscription_id.lower()] = readable
                 future.set_result(None)
 
             self._then(self._list(path, API_VERSIONS["microsoft.authorization/locks"], "Microsoft.Authorization/locks/read"), keep)
@@ -381,10 +475,13 @@ class Crawl:
 
             def keep(listing: Listing) -> None:
                 # A partial list could hide the very counter a check needs; its error entry says why it is absent.
-                if listing.complete:
+                block = {"subscription_id": subscription_id, "location": location, "value": listing.items}
+                problem = _unreadable(UsageBlock, block) if listing.complete else None
+                if problem is not None:
+                    self._record(problem.entry(path, "Microsoft.Network/locations/usages/read"))
+                elif listing.complete:
                     with self._lock:
-                        self._usages[(subscription_id.lower(), _location_key(location))] = {
-                            "subscription_id": subscription_id, "location": location, "value": listing.items}
+                        self._usages[(subscription_id.lower(), _location_key(location))] = block
                 future.set_result(None)
 
             self._then(self._list(path, API_VERSIONS["microsoft.network/locations/usages"],
@@ -404,19 +501,25 @@ class Crawl:
                     pass
                 elif not isinstance(body, dict) or not isinstance(body.get("values"), list):
                     self._record(ArmReadError(200, "MalformedResponse", "service tag list has no `values` array").entry(path, operation))
-                elif body.get("nextLink"):
+                elif _next_link(body):
                     # Never seen in practice, but the API defines it: fetch the rest before keeping anything.
-                    self._scheduler.submit(self._more_service_tags, path, api, operation, location, body)
+                    self._scheduler.submit(self._more_service_tags, path, api, operation, location, body, frozenset())
                 else:
-                    self._keep_service_tags(location, body)
+                    self._keep_service_tags(path, operation, location, body)
                 future.set_result(None)
 
             self._then(self._read(path, api, operation), keep)
 
         self._once(f"TAGS {_location_key(location)}", begin)
 
-    def _more_service_tags(self, path: str, api: str, operation: str, location: str, body: dict[str, Any]) -> None:
-        next_link = body.get("nextLink")
+    def _more_service_tags(self, path: str, api: str, operation: str, location: str, body: dict[str, Any],
+                           followed: frozenset[str]) -> None:
+        next_link = _next_link(body)
+        assert next_link is not None  # submitted only for a body with one
+        if next_link in followed:
+            self._record(ArmReadError(200, "MalformedResponse", f"nextLink repeats an earlier page ({next_link}): "
+                                      "the list would never end").entry(path, operation))
+            return
         try:
             page = self._arm.get(next_link, api)
         except ArmReadError as exc:
@@ -426,14 +529,19 @@ class Crawl:
             self._record(ArmReadError(200, "MalformedResponse", "service tag page has no `values` array").entry(path, operation))
             return
         merged = {**body, "values": body["values"] + page["values"], "nextLink": page.get("nextLink")}
-        if merged["nextLink"]:
-            self._scheduler.submit(self._more_service_tags, path, api, operation, location, merged)
+        if _next_link(merged):
+            self._scheduler.submit(self._more_service_tags, path, api, operation, location, merged, followed | {next_link})
         else:
-            self._keep_service_tags(location, merged)
+            self._keep_service_tags(path, operation, location, merged)
 
-    def _keep_service_tags(self, location: str, body: dict[str, Any]) -> None:
+    def _keep_service_tags(self, path: str, operation: str, location: str, body: dict[str, Any]) -> None:
+        block = {"location": location, "body": body}
+        problem = _unreadable(ServiceTagBlock, block)
+        if problem is not None:
+            self._record(problem.entry(path, operation))
+            return
         with self._lock:
-            self._service_tags[_location_key(location)] = {"location": location, "body": body}
+            self._service_tags[_location_key(location)] = block
 
     # -- bookkeeping ----------------------------------------------------------------------------
 
@@ -441,10 +549,15 @@ class Crawl:
         self._scheduler.then(future, continuation)
 
     def _keep(self, resource: dict[str, Any], source: str, operation: str) -> bool:
-        """Add a resource as returned (minus any secret field); False when it lacks an id or type."""
+        """Add a resource as returned (minus any secret field); False when it lacks an id or type,
+        or has a field the snapshot reader refuses (an error entry at `source` says which)."""
         resource_id, kind = resource.get("id"), resource.get("type")
         if not isinstance(resource_id, str) or not resource_id or not isinstance(kind, str) or not kind:
             self._record(ArmReadError(200, "MalformedResponse", "a resource without `id` or `type`").entry(source, operation))
+            return False
+        problem = _unreadable(ResourceHeader, resource, about=resource_id)
+        if problem is not None:
+            self._record(problem.entry(source, operation))
             return False
         dropped = drop_secrets(resource)
         with self._lock:

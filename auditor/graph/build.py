@@ -161,8 +161,19 @@ class _Builder:
         self.estate = Estate(snapshot=snapshot)
         self.errors = ErrorIndex(snapshot.errors)
         self.by_type: dict[str, list[dict[str, Any]]] = {}
+        seen: set[str] = set()
         for resource in snapshot.resources:
+            # Azure ids compare case-insensitively: a resource listed twice (say, once from a list
+            # and once by id, in another case) is one resource; the first copy is kept.
+            key = id_key(resource["id"])
+            if key in seen:
+                continue
+            seen.add(key)
             self.by_type.setdefault(resource["type"].lower(), []).append(resource)
+        # Snapshot order is an accident of the client that collected it; ordering by id makes
+        # findings and their messages the same whichever ARM client wrote the snapshot.
+        for resources in self.by_type.values():
+            resources.sort(key=lambda r: id_key(r["id"]))
 
     # -- gaps ---------------------------------------------------------------------------
 
@@ -218,10 +229,12 @@ class _Builder:
             e.hdinsight_clusters[id_key(raw["id"])] = HDInsightCluster(raw["id"], raw.get("name") or "", raw)
         for raw in self.by_type.get(T_STORAGE, []):
             e.storage_accounts[id_key(raw["id"])] = StorageAccount(
-                raw["id"], raw.get("name") or "", raw, network_acls=self._network_acls(raw)
+                raw["id"], raw.get("name") or "", raw, network_acls=self._network_acls(raw, absent_means_allow=False)
             )
         for raw in self.by_type.get(T_KEY_VAULT, []):
-            e.key_vaults[id_key(raw["id"])] = KeyVault(raw["id"], raw.get("name") or "", raw, network_acls=self._network_acls(raw))
+            e.key_vaults[id_key(raw["id"])] = KeyVault(
+                raw["id"], raw.get("name") or "", raw, network_acls=self._network_acls(raw, absent_means_allow=True)
+            )
         for raw in self.by_type.get(T_WORKSPACE, []):
             self._workspace(raw)
         for raw in self.by_type.get(T_COMPUTE, []):
@@ -357,12 +370,17 @@ class _Builder:
         self.estate.vms[id_key(raw["id"])] = vm
 
     @staticmethod
-    def _network_acls(raw: dict[str, Any]) -> NetworkAcls | None:
+    def _network_acls(raw: dict[str, Any], absent_means_allow: bool) -> NetworkAcls | None:
+        """None when the firewall is unknown. A key vault GET omits networkAcls when the firewall
+        was never configured (Azure's default: all networks); a storage GET always carries it,
+        so there its absence means it was not collected."""
         if not isinstance(raw.get("properties"), dict):
             return None
         acls = raw["properties"].get("networkAcls")
-        if not isinstance(acls, dict):
+        if acls is None and absent_means_allow:
             return NetworkAcls(False, None, [], None, [], [])
+        if not isinstance(acls, dict):
+            return None
         bypass_raw = acls.get("bypass")
         bypass = [b.strip() for b in bypass_raw.split(",") if b.strip()] if isinstance(bypass_raw, str) else []
         return NetworkAcls(
@@ -512,7 +530,9 @@ class _Builder:
         self.estate.usages_collected = True
         for block in usages:
             quotas = {
-                u.name.value.lower(): UsageQuota(u.name.value, float(u.currentValue), float(u.limit)) for u in block.value
+                u.name.value.lower(): UsageQuota(u.name.value, float(u.currentValue), float(u.limit))
+                for u in block.value
+                if u.currentValue is not None and u.limit is not None
             }
             key = (block.subscription_id.lower(), normalize_location(block.location))
             existing = self.estate.usages.get(key)

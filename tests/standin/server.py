@@ -24,7 +24,7 @@ from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 import trustme
 
-from tests.standin.faults import Delay, Fault, FaultPlan, compile_pattern
+from tests.standin.faults import Delay, Fault, FaultPlan, NextLinkBase, compile_pattern
 from tests.standin.routes import Collection, Document, EstateRoutes, Missing
 
 TOKEN_PREFIX = "standin|"  # the stand-in `az` issues "standin|<resource>"; see tests/standin/az
@@ -95,13 +95,33 @@ class StandIn:
     # -- faults -------------------------------------------------------------------------------
 
     def fail(self, path_pattern: str, status: int, *, times: int | None = None, code: str | None = None,
-             message: str | None = None, retry_after: float | None = None) -> None:
-        """Answer matching paths with `status` (`times` times, or always) and an ARM error body."""
-        self.plan.add_fault(Fault(compile_pattern(path_pattern), status, code, message, retry_after, times=times))
+             message: str | None = None, retry_after: float | None = None, after: int = 0) -> None:
+        """Answer matching paths with `status` (`times` times, or always, after `after` normal answers)
+        and an ARM error body."""
+        self.plan.add_fault(Fault(compile_pattern(path_pattern), status, code, message, retry_after, times=times,
+                                  after=after))
 
-    def malform(self, path_pattern: str, *, times: int | None = None) -> None:
-        """Answer matching paths with 200 and a body that is not valid JSON."""
-        self.plan.add_fault(Fault(compile_pattern(path_pattern), malformed=True, times=times))
+    def malform(self, path_pattern: str, *, times: int | None = None, after: int = 0, body: bytes | None = None) -> None:
+        """Answer matching paths with 200 and a body that is not valid JSON, or `body` if given
+        (after `after` normal answers)."""
+        extra = {} if body is None else {"body": body}
+        self.plan.add_fault(Fault(compile_pattern(path_pattern), malformed=True, times=times, after=after, **extra))
+
+    def drop(self, path_pattern: str, *, times: int | None = None) -> None:
+        """Close the connection of matching requests without answering (a reset mid-request)."""
+        self.plan.add_fault(Fault(compile_pattern(path_pattern), times=times, drop=True))
+
+    def redirect(self, path_pattern: str, base_url: str, *, status: int = 307, times: int | None = None) -> None:
+        """Answer matching paths with a redirect to the same path and query at `base_url` (another host)."""
+        self.plan.add_fault(Fault(compile_pattern(path_pattern), status, times=times, location=base_url.rstrip("/")))
+
+    def loop_next_link(self, path_pattern: str, *, limit: int = 100) -> None:
+        """Pages of matching lists carry a nextLink to themselves (a list that never ends), `limit` times."""
+        self.plan.add_next_link_loop(compile_pattern(path_pattern), limit)
+
+    def next_link_at(self, path_pattern: str, base_url: str, *, after: int = 0) -> None:
+        """Pages of matching lists carry their nextLink at `base_url` once `after` pages had the stand-in's own."""
+        self.plan.add_next_link_base(NextLinkBase(compile_pattern(path_pattern), base_url.rstrip("/"), after=after))
 
     def delay(self, path_pattern: str, seconds: float) -> None:
         """Add `seconds` of latency to matching paths (on top of the global `latency`)."""
@@ -145,8 +165,15 @@ class StandIn:
             _send(handler, 400, _error("MissingApiVersionParameter", "The api-version query parameter is required."))
             return
         fault = self.plan.fault_for(path)
+        if fault is not None and fault.drop:
+            handler.close_connection = True
+            return
         if fault is not None and fault.malformed:
-            _send_raw(handler, 200, b'{"value": [{"id": "/subscriptions/trunc')
+            _send_raw(handler, 200, fault.body)
+            return
+        if fault is not None and fault.location is not None:
+            target = fault.location + quote(path) + (f"?{split.query}" if split.query else "")
+            _send(handler, fault.status, _error("Moved", f"Moved to {target}."), {"Location": target})
             return
         if fault is not None:
             headers = {"Retry-After": _seconds(fault.retry_after)} if fault.retry_after is not None else {}
@@ -167,7 +194,9 @@ class StandIn:
         size = self.page_size or max(len(collection.items), 1)
         page: dict[str, Any] = {"value": collection.items[start:start + size]}
         if start + size < len(collection.items):
-            page["nextLink"] = f"{self.url}{quote(path)}?api-version={api_version}&$skiptoken={start + size}"
+            base = self.plan.next_link_base_for(path) or self.url
+            following = start if self.plan.next_link_loops_at(path) else start + size
+            page["nextLink"] = f"{base}{quote(path)}?api-version={api_version}&$skiptoken={following}"
         return page
 
 
