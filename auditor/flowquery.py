@@ -15,11 +15,15 @@ lives here, once:
   sets a compute's flows are judged in, or says why they cannot be judged
   (:class:`Unknown`, an ``error``) or need not be (:class:`Inapplicable`).
 * :meth:`FlowContext.ask` turns an engine verdict into a certain yes or no, or unknown,
-  by the catalog's rules (see its docstring).
+  by the catalog's rules (see its docstring). :meth:`FlowContext.fully_allowed` answers
+  "which sources (or destinations) get the whole flow?", for rows that need the flow
+  *allowed* for some client or for an address known only to lie in a subnet.
 
 Words used as the catalog uses them (/work/shared/requirements.md, "Words used below"):
-the tag prefixes of T for region R are those of ``T.<R>`` when the data has it, else of
-``T``; a subnet with addresses of one family only is judged on that family's prefixes;
+the tag prefixes of T for region R are those of the ``T.<something>`` entry whose
+``properties.region`` is R when the data has one, else of ``T`` (the name does not count:
+``BatchNodeManagement.FranceCentral`` says ``centralfrance``, so a ``francecentral`` VNet gets
+the global tag); a subnet with addresses of one family only is judged on that family's prefixes;
 ``VirtualNetwork`` in rules is the VNet's space plus its peers' spaces; public clients
 are ``Internet`` addresses outside every prefix of the global AzureMachineLearning and
 BatchNodeManagement tags.
@@ -30,6 +34,7 @@ from __future__ import annotations
 import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
+from enum import Enum
 from functools import cached_property
 from typing import Any, Generic, TypeVar
 
@@ -57,6 +62,7 @@ from auditor.netpolicy import (
     Family,
     FlowClass,
     FlowPart,
+    FlowRegion,
     FlowVerdict,
     NsgCompiler,
     ParseError,
@@ -77,6 +83,8 @@ from auditor.netpolicy import (
     internet_addresses,
     to_evidence,
 )
+from auditor.netpolicy import intervals
+from auditor.netpolicy.addresses import sample_value
 from auditor.snapshot import ServiceTagBlock
 
 T = TypeVar("T")
@@ -92,6 +100,7 @@ ALL_PORTS = PortSet.all()
 # Public clients are the Internet minus the service's own addresses (catalog, "public clients").
 SERVICE_TAGS_NOT_PUBLIC = ("AzureMachineLearning", "BatchNodeManagement")
 PUBLIC_CLIENTS_LABEL = "public clients"
+INTERNET_LABEL = "Internet (every address outside VirtualNetwork and AzureLoadBalancer)"
 # How many deciding rules compact evidence lists (a pass rarely has more than two or three).
 DECIDERS_LIMIT = 10
 LEAN_CIDRS = 5  # CIDRs listed per side in lean evidence
@@ -193,11 +202,15 @@ class TagUse:
     ignored_prefix_count: int  # prefixes of a family the compute side does not have
 
     def words(self) -> str:
-        """"17 IPv4 prefixes (regional entry matched by name; 1 IPv6 prefix ignored)"."""
+        """"17 IPv4 prefixes (the entry whose properties.region is the VNet's region; 1 IPv6 prefix
+        ignored)"."""
         families = family_words(self.tag.addresses.families)
-        how = {"name": "regional entry matched by name", "region": "regional entry matched by its region",
-               "global": "global entry: the data has no entry for the region", "exact": "global entry"}
+        how = {"region": "the entry whose properties.region is the VNet's region",
+               "region and name": "of the entries whose properties.region is the VNet's region, the one named for it",
+               "global": "global entry: no entry's properties.region is the VNet's region", "exact": "global entry"}
         text = f"{len(self.tag.prefixes)} {families} prefixes ({how.get(self.tag.matched_by, self.tag.matched_by)}"
+        if self.tag.passed_over:
+            text += f"; {self.tag.passed_over} is named for it but says another region"
         if self.ignored_prefix_count:
             other = "IPv6" if families == "IPv4" else "IPv4" if families == "IPv6" else "other"
             text += f"; {self.ignored_prefix_count} {other} prefix{'es' if self.ignored_prefix_count != 1 else ''} ignored"
@@ -205,6 +218,16 @@ class TagUse:
 
     def evidence(self) -> dict[str, Any]:
         return {"service_tag": self.tag.name, "service_tag_prefixes": self.words()}
+
+
+@dataclass(frozen=True, eq=False)
+class MachineTarget:
+    """Where inbound flows to an attached machine are judged: its private IP, or its whole
+    subnet when the IP is unknown (`ip_known` False, `why_unknown` says why)."""
+
+    endpoint: Endpoint
+    ip_known: bool
+    why_unknown: str = ""
 
 
 # -- answers ---------------------------------------------------------------------------------
@@ -216,7 +239,9 @@ class FlowAnswer:
 
     `verdict` is the engine verdict the answer rests on; its words and parts are the
     evidence. `nsg_problems` are NSG-level defects (rules that cannot be placed in
-    priority order, a missing rule list) that make any answer uncertain.
+    priority order, a missing rule list) that make any answer uncertain. (A
+    :class:`SideAnswer` holds its verdicts in FlowAnswers with `answer` None: there the yes
+    or no is about a set of addresses, and only the words are used.)
     """
 
     question: Question
@@ -272,6 +297,139 @@ class FlowAnswer:
                 paths.append(path)
         shown = "; ".join(paths[:3])
         return shown + (f" and {len(paths) - 3} more" if len(paths) > 3 else "")
+
+
+class Side(Enum):
+    """One side of a flow, by its position in an engine box (see `auditor.netpolicy.flows`)."""
+
+    SOURCE = 5
+    DESTINATION = 4
+
+
+@dataclass(frozen=True, eq=False)
+class SideAnswer:
+    """The addresses of one side of a flow that get the WHOLE flow: a source every packet of
+    which (to every destination, port and protocol of the flow) is allowed, or a destination
+    every packet to which is allowed.
+
+    The catalog's *allowed* is the decision for every address, port and protocol of a flow
+    ("a flow only partly allowed is not allowed"), so "is the flow allowed from at least one
+    public client?" is "is this set non-empty?", and "is it allowed to the machine, whose
+    address in the subnet is unknown?" is "is it the whole subnet?".
+
+    `certain`: fully allowed even when every rule the engine cannot fully read is read
+    against the flow (the engine's ALL_ALLOWED question; rules naming application security
+    groups are always read that way: the catalog's worst case). `possible`: fully allowed
+    when unreadable rules are read in the flow's favour (ANY_ALLOWED). They are equal unless
+    data was unreadable. The set is the side minus the side's addresses of every denied
+    part: a box of the denied region projects onto each side exactly, so this is exact.
+    """
+
+    side: Side
+    whole: AddressSet
+    """The side's addresses that have packets in the flow (families present on both sides)."""
+    certain: AddressSet
+    possible: AddressSet
+    strict: FlowAnswer
+    """The ALL_ALLOWED verdict `certain` comes from (its words and evidence)."""
+    lenient: FlowAnswer | None = None
+    """The ANY_ALLOWED verdict `possible` comes from, when unreadable data made it differ."""
+
+    @property
+    def unreadable(self) -> str:
+        """The data that could not be read, in words ("" when everything was read)."""
+        problems = self.strict.nsg_problems or self.strict.verdict.unresolved
+        return "; ".join(str(p) for p in problems)
+
+    @property
+    def proof_of_none(self) -> FlowAnswer:
+        """The verdict that shows `possible` is empty (lenient when there is one)."""
+        return self.lenient or self.strict
+
+    def witness(self) -> tuple[str, list[str], str] | None:
+        """An address of `certain`, the rules that let the flow through for it (in words, level
+        by level) and one of its packets; None when `certain` is empty."""
+        if not self.certain:
+            return None
+        family, value = _ordinary_member(self.certain)
+        chosen = format_address(family, value)
+        index = 0 if family == 4 else 1
+        position = self.side.value
+        verdict = self.strict.verdict
+        paths: dict[str, None] = {}
+        packet = ""
+        for part in verdict.allowed_parts:
+            for box in part.region.boxes:
+                if box[0] != index or not intervals.contains(box[position], value):
+                    continue
+                words = " then ".join(_decider_words(level, ref) for level, ref in zip(verdict.levels, part.deciders))
+                paths[words] = None
+                if not packet:
+                    pinned = box[:position] + ((value, value + 1),) + box[position + 1:]
+                    packet = str(FlowRegion((pinned,)).sample())
+                break
+        return chosen, list(paths), packet
+
+
+_THIS_NETWORK_END = 1 << 24  # 0.0.0.0/8, "this network": never a packet's real source
+
+
+def _ordinary_member(addresses: AddressSet) -> tuple[Family, int]:
+    """A member of a non-empty set for evidence, outside 0.0.0.0/8 when the set allows (a witness
+    there reads like a bug). Walks the ranges instead of subtracting: the set may hold ~600."""
+    bounds = addresses.v4
+    for index in range(0, len(bounds), 2):
+        lo, hi = max(bounds[index], _THIS_NETWORK_END), bounds[index + 1]
+        if lo < hi:
+            chosen = sample_value((lo, hi))
+            assert chosen is not None
+            return 4, chosen
+    for family in (4, 6):
+        found = sample_value(addresses.family_set(family))
+        if found is not None:
+            return family, found
+    raise ValueError("empty address set has no member")
+
+
+def fully_allowed_addresses(verdict: FlowVerdict, side: Side) -> AddressSet:
+    """The addresses of `side` none of whose packets in `verdict` is denied."""
+    flow = verdict.flow
+    own, other = (flow.src, flow.dst) if side is Side.SOURCE else (flow.dst, flow.src)
+    position = side.value
+    kept: list[intervals.IntervalSet] = []
+    for index, family in enumerate((4, 6)):
+        full = own.addresses.family_set(family) if other.addresses.family_set(family) else ()
+        # Boxes split off one another share their side's tuple: dedupe by identity before any merging,
+        # which for the public clients costs ~600 ranges per set.
+        denied = list({id(found): found for part in verdict.denied_parts for box in part.region.boxes
+                       if box[0] == index for found in (box[position],)}.values())
+        if not full or not denied:
+            kept.append(full)
+        elif any(found == full for found in denied):  # the usual deny-all: nothing is left
+            kept.append(())
+        else:
+            blocked = denied[0] if len(denied) == 1 else intervals.union_all(denied)
+            kept.append(subset_difference(full, blocked))
+    return AddressSet(kept[0], kept[1])
+
+
+def subset_difference(whole: intervals.IntervalSet, part: intervals.IntervalSet) -> intervals.IntervalSet:
+    """`whole \\ part` for `part` ⊆ `whole` (both normalised interval sets).
+
+    Then the difference is the symmetric difference, and its bounds are the bounds of either
+    set that the other does not share: where both sets change at one point, the difference does
+    not. Done with a set and a sort in C, this is 4-5x faster than `intervals.difference`
+    (a complement and a merge in Python) on the public-client sets (~600 ranges): 0.02 s
+    instead of 0.10 s CPU for the 400 subnets of the N = 1,000 benchmark estate that need it.
+    A denied part's sources always lie within the flow's own, so the precondition holds
+    where it is used.
+    """
+    return tuple(sorted(set(whole).symmetric_difference(part)))
+
+
+def _side_in_flow(flow: FlowClass, side: Side) -> AddressSet:
+    own, other = (flow.src, flow.dst) if side is Side.SOURCE else (flow.dst, flow.src)
+    return restrict(own.addresses, other.addresses.families)
 
 
 # -- words and evidence for flows from huge address sets -------------------------------------
@@ -454,6 +612,7 @@ class FlowContext:
         self._tag_uses: dict[tuple[str, str | None, tuple[Family, ...]], TagUse | Unknown] = {}
         self._public_clients: dict[tuple[AddressSet, tuple[Family, ...]], Endpoint] = {}
         self._public_everywhere: AddressSet | None = None
+        self._internet: dict[tuple[AddressSet, tuple[Family, ...]], Endpoint] = {}
         self._route_tables: dict[tuple[str, AddressSet], CompiledRouteTable] = {}
 
     # -- subject lookup ------------------------------------------------------------------
@@ -518,22 +677,31 @@ class FlowContext:
     # -- what a flow passes through ------------------------------------------------------
 
     @staticmethod
-    def machine(site: FlowSite) -> Endpoint | Unknown:
-        """The private address of an attached VM or HDInsight cluster (`Compute.private_ip`:
-        the VM's primary NIC address, or the HDInsight compute's `address`)."""
+    def machine(site: FlowSite) -> MachineTarget | Unknown:
+        """Where inbound flows to an attached VM or HDInsight cluster are judged: its private
+        address (`Compute.private_ip`: the VM's primary NIC address, or the HDInsight compute's
+        `address`), or, when that is unknown, its whole subnet (the address is one of them).
+        Azure Machine Learning stores an attached HDInsight cluster's `address` as its SSH host
+        name (`<cluster>-ssh.azurehdinsight.net`), so the IP is often unknown."""
         compute = site.compute
         target = compute.vm if compute.kind == "VirtualMachine" else compute.hdinsight
         name = target.name if target is not None and not isinstance(target, Gap) else compute.name
         if compute.private_ip is None:
-            where = ("its primary network interface has no privateIPAddress" if compute.kind == "VirtualMachine"
-                     else "the compute's address is not an IP address")
-            return Unknown(f"the private IP address of {name} is unknown: {where}")
+            if compute.kind == "VirtualMachine":
+                where = "its primary network interface has no privateIPAddress"
+            else:
+                address = compute.compute_properties.get("address")
+                where = (f"the compute's address {address!r} is not an IP address" if isinstance(address, str)
+                         else "the compute has no address")
+            return MachineTarget(site.subnet_endpoint, False,
+                                 f"the private IP address of {name} is unknown ({where}); it is one of the addresses "
+                                 f"of subnet {site.subnet.name}")
         try:
             address = AddressSet.parse(compute.private_ip)
         except ParseError as problem:
             return Unknown(f"the private IP address of {name} is not an address: {problem}",
                            {"private_ip": compute.private_ip})
-        return Endpoint(address, f"{name} ({compute.private_ip})")
+        return MachineTarget(Endpoint(address, f"{name} ({compute.private_ip})"), True)
 
     def nsg(self, site: FlowSite, ref: NetworkSecurityGroup | Gap | None, level: str) -> CompiledNsg | None | Unknown:
         """The NSG at one level compiled for the site's VNet (None: no NSG at that level)."""
@@ -568,8 +736,9 @@ class FlowContext:
     # -- tags -------------------------------------------------------------------------------
 
     def regional_tag(self, tag: str, site: FlowSite, families: tuple[Family, ...] | None = None) -> TagUse | Unknown:
-        """The prefixes of `T.<R>` (R: the VNet's location) when the data has that entry, else
-        of `T`, restricted to `families` (default: the subnet's)."""
+        """The prefixes of the `T.*` entry whose `properties.region` is R (the VNet's location)
+        when the data has one, else of `T`, restricted to `families` (default: the subnet's).
+        See `ServiceTagIndex.regional_or_global`."""
         if site.region is None:
             return Unknown(f"virtual network {site.vnet.name} has no location, so the regional {tag} entry cannot be "
                            "chosen", {"vnet_id": site.vnet.id})
@@ -600,8 +769,16 @@ class FlowContext:
             else:
                 resolved = self.tags.regional_or_global(tag, region)
         except UnknownServiceTagError:
-            where = f"neither an entry of {tag} for {region} nor the global {tag}" if region else f"the global {tag}"
-            return Unknown(f"{where} is in the snapshot's service-tag data", {"service_tag": wanted})
+            if region is None:
+                return Unknown(f"the global {tag} is not in the snapshot's service-tag data", {"service_tag": wanted})
+            try:
+                named = self.tags.get(f"{tag}.{region}")
+            except ServiceTagDataError:
+                named = None
+            aside = (f" ({named.name} is in the data but says region {named.region or '(none)'})"
+                     if named is not None else "")
+            return Unknown(f"no entry of {tag} has properties.region {region}{aside} and the global {tag} is not in the "
+                           "snapshot's service-tag data", {"service_tag": wanted})
         except ServiceTagDataError as problem:
             return Unknown(f"service-tag data for {wanted} is unusable: {problem}", {"service_tag": wanted})
         restricted = resolved
@@ -637,7 +814,41 @@ class FlowContext:
             self._public_clients[key] = cached
         return cached, excluded
 
+    def internet(self, site: FlowSite) -> Endpoint:
+        """`Internet` next to the site's VNet (everything outside VirtualNetwork and
+        AzureLoadBalancer) in the subnet's families: a superset of the public clients that needs
+        no service-tag data, for verdicts the service's own addresses cannot change."""
+        key = (site.virtual_network, site.families)
+        cached = self._internet.get(key)
+        if cached is None:
+            cached = Endpoint(restrict(internet_addresses(site.virtual_network), site.families), INTERNET_LABEL)
+            self._internet[key] = cached
+        return cached
+
     # -- asking -------------------------------------------------------------------------------
+
+    def fully_allowed(self, flow: FlowClass, levels: Levels, side: Side, lean: bool = False) -> SideAnswer | Unknown:
+        """Which addresses of `side` get all of `flow` (see :class:`SideAnswer`). One ALL_ALLOWED
+        evaluation; a second (ANY_ALLOWED) only when unreadable data touched the first and it
+        left part of the side out."""
+        try:
+            strict = evaluate_chain(flow, levels, Question.ALL_ALLOWED)
+        except EmptyFlowError as problem:
+            return Unknown(f"the flow holds no packet: {problem}")
+        whole = _side_in_flow(flow, side)
+        certain = fully_allowed_addresses(strict, side)
+        if not strict.unresolved:
+            return SideAnswer(side, whole, certain, certain, FlowAnswer(Question.ALL_ALLOWED, None, strict, lean=lean))
+        nsg_problems = tuple(p for _, nsg in levels if nsg is not None for p in nsg.problems(flow.direction))
+        if nsg_problems:
+            return SideAnswer(side, whole, AddressSet(), whole,
+                              FlowAnswer(Question.ALL_ALLOWED, None, strict, nsg_problems, lean=lean))
+        strict_answer = FlowAnswer(Question.ALL_ALLOWED, None, strict, lean=lean)
+        if certain == whole:
+            return SideAnswer(side, whole, certain, whole, strict_answer)
+        lenient = evaluate_chain(flow, levels, Question.ANY_ALLOWED)
+        return SideAnswer(side, whole, certain, fully_allowed_addresses(lenient, side), strict_answer,
+                          FlowAnswer(Question.ANY_ALLOWED, None, lenient, lean=lean))
 
     def ask(self, flow: FlowClass, levels: Levels, question: Question, lean: bool = False) -> FlowAnswer | Unknown:
         """Ask the engine and keep only what is certain.

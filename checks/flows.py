@@ -18,9 +18,14 @@ Where the flows are judged:
   snapshot).
 * AKS: the agent subnet's NSG only (the node NICs' NSGs are AKS-managed).
 
-Tags are chosen for the region of the VNet the compute sits in; a subnet with addresses of
-one family only is judged on that family's prefixes. A verdict that rests on a rule naming
-application security groups says which worst case it assumed.
+Tags are chosen for the region R of the VNet the compute sits in, literally as the catalog
+says: the `T.<something>` entry whose `properties.region` is R, else the global `T`. The name
+is not the region: real data has `BatchNodeManagement.FranceCentral` with region
+`centralfrance`, so a VNet in `francecentral` is judged on the global `BatchNodeManagement`
+(the evidence names the entry passed over). Where a row names a tag without a region
+(`AzureMachineLearning` in compute-outbound-internet), the global entry is used. A subnet with
+addresses of one family only is judged on that family's prefixes. A verdict that rests on a
+rule naming application security groups says which worst case it assumed.
 
 Evidence: where the flow was judged (subnet, prefixes, region, NSG ids), the service-tag
 entry used and its prefix count, then for a pass the deciding rules in words
@@ -38,6 +43,8 @@ from typing import Any
 from auditor.check import Settings, Verdict, check, error, failed, not_applicable, passed, subject_id
 from auditor.flowquery import (
     ALL_PORTS,
+    INTERNET_LABEL,
+    LEAN_CIDRS,
     NIC,
     SUBNET,
     TCP,
@@ -47,8 +54,11 @@ from auditor.flowquery import (
     FlowContext,
     FlowSite,
     Levels,
+    Side,
+    SideAnswer,
     TagUse,
     Unknown,
+    address_sketch,
     family_words,
     flow_context,
     inbound,
@@ -58,7 +68,7 @@ from auditor.flowquery import (
 from auditor.graph.estate import Estate
 from auditor.graph.model import Compute, Gap, NetworkInterface
 from auditor.ids import id_key
-from auditor.netpolicy import CompiledNsg, Endpoint, PortSet, Question, RouteVerdict, describe
+from auditor.netpolicy import AddressSet, CompiledNsg, Endpoint, PortSet, Question, RouteVerdict, describe
 from auditor.subjects import aks_computes, aml_computes, unlisted_compute_errors
 
 BATCH_PORTS = PortSet.parse("29876-29877")
@@ -66,8 +76,10 @@ SSH_PORT = PortSet.of(22)
 HTTPS_PORT = PortSet.of(443)
 
 # "Limit outbound traffic to Azure Storage (Storage.Region_Name), Azure Container Registry
-# (AzureContainerRegistry.Region_Name), and Azure Machine Learning service (AzureMachineLearning)".
-OUTBOUND_SERVICE_TAGS = ("Storage", "AzureContainerRegistry", "AzureMachineLearning")
+# (AzureContainerRegistry.Region_Name), and Azure Machine Learning service (AzureMachineLearning)":
+# (tag, whether the regional entry applies). The row writes `Storage.<region>` and
+# `AzureContainerRegistry.<region>` but plain `AzureMachineLearning`, so that one is the global tag.
+OUTBOUND_SERVICE_TAGS = (("Storage", True), ("AzureContainerRegistry", True), ("AzureMachineLearning", False))
 
 BATCH_NIC_NSGS = "not evaluated: managed by Azure Batch, not in the snapshot"
 AKS_NIC_NSGS = "not evaluated: managed by AKS"
@@ -148,9 +160,9 @@ def _node_public_ip_disabled(compute: Compute) -> bool:
     subject="AmlCompute compute",
     applies="always (not applicable when the cluster sets enableNodePublicIp: false or names no subnet)",
     passes=(
-        "inbound TCP 29876 and 29877 from every BatchNodeManagement tag prefix (BatchNodeManagement.<VNet region> "
-        "when the data has it, else the global tag) to every prefix of the compute subnet is allowed by the "
-        "subnet NSG (a subnet without NSG allows it)"
+        "inbound TCP 29876 and 29877 from every BatchNodeManagement tag prefix (the BatchNodeManagement.* entry whose "
+        "properties.region is the VNet's region when the data has one, else the global tag) to every prefix of the "
+        "compute subnet is allowed by the subnet NSG (a subnet without NSG allows it)"
     ),
     source=_REQUIRED_PORTS,
     rationale=(
@@ -171,7 +183,10 @@ def compute_batch_inbound(estate: Estate, settings: Settings) -> Iterator[Verdic
     which are not in the snapshot (see the module docstring). Batch addresses are Internet
     addresses, so a deny on `Internet` above the Batch allow blocks them. A cluster with
     `enableNodePublicIp: false` is reached by Batch without inbound connections, so the
-    row does not apply to it.
+    row does not apply to it. The Batch prefixes are those of the `BatchNodeManagement.*`
+    entry whose `properties.region` is the VNet's region, else of the global tag: a VNet in
+    `francecentral` is judged on the global tag, because `BatchNodeManagement.FranceCentral`
+    says region `centralfrance`.
     """
     yield from unlisted_compute_errors(estate, "its AmlCompute clusters")
     ctx, memo = flow_context(estate), AnswerMemo[Verdict]()
@@ -295,9 +310,9 @@ def _outbound_vnet(ctx: FlowContext, site: FlowSite) -> Verdict:
     subject="AmlCompute or VirtualMachine compute",
     applies="always (not applicable to a cluster that names no subnet)",
     passes=(
-        "outbound TCP 443 to every prefix of Storage.<region>, AzureContainerRegistry.<region> and "
-        "AzureMachineLearning (each the regional entry when the data has it, else the global tag) is allowed, by the "
-        "default rules or the restricted set the document describes"
+        "outbound TCP 443 to every prefix of Storage.<region> and AzureContainerRegistry.<region> (the entry whose "
+        "properties.region is the VNet's region when the data has one, else the global tag) and of the global "
+        "AzureMachineLearning tag is allowed, by the default rules or the restricted set the document describes"
     ),
     source="Limiting outbound connectivity from the virtual network",
     rationale=(
@@ -316,7 +331,11 @@ def _outbound_vnet(ctx: FlowContext, site: FlowSite) -> Verdict:
 )
 def compute_outbound_internet(estate: Estate, settings: Settings) -> Iterator[Verdict]:
     """One flow per service tag, so the evidence names the tag that is blocked. Source and NSG
-    path as for compute-outbound-vnet. A tag missing from the data is `error` unless another
+    path as for compute-outbound-vnet. Storage and AzureContainerRegistry are the regional
+    entries (matched on `properties.region`, else the global tag); AzureMachineLearning is the
+    global entry, as the row and the document name it ("Service Tag of AzureMachineLearning"):
+    a restricted set that allows only `AzureMachineLearning.<region>` leaves the rest of the
+    service's addresses out and fails. A tag missing from the data is `error` unless another
     tag's flow is denied for certain (then `fail`, naming the unknown one).
     """
     yield from unlisted_compute_errors(estate, "its AmlCompute clusters and attached virtual machines")
@@ -342,11 +361,11 @@ def _outbound_internet(ctx: FlowContext, site: FlowSite) -> Verdict:
     denied: list[str] = []
     unknown: list[str] = []
     details: list[dict[str, Any]] = []
-    for tag_name in OUTBOUND_SERVICE_TAGS:
-        tag = ctx.regional_tag(tag_name, site, src.addresses.families)
+    for tag_name, regional in OUTBOUND_SERVICE_TAGS:
+        tag = (ctx.regional_tag(tag_name, site, src.addresses.families) if regional
+               else ctx.global_tag(tag_name, src.addresses.families))
         if isinstance(tag, Unknown):
-            reason = tag.reason if isinstance(tag.reason, str) else tag.reason.describe()
-            unknown.append(f"{tag_name}: {reason}")
+            unknown.append(f"{tag_name}: {_reason_text(tag)}")
             continue
         answer = ctx.ask(outbound(src, tag.endpoint, TCP, HTTPS_PORT), levels, Question.ALL_ALLOWED)
         if isinstance(answer, Unknown):
@@ -402,11 +421,19 @@ def _outbound_internet(ctx: FlowContext, site: FlowSite) -> Verdict:
     ),
 )
 def compute_remote_login(estate: Estate, settings: Settings) -> Iterator[Verdict]:
-    """An "is any of it allowed?" question: a rule naming application security groups is
-    assumed to let traffic in when it allows and to stop nothing when it denies, and the
-    evidence says so. Only the subnet NSG is evaluated (Batch's NIC NSGs are not in the
-    snapshot). `remoteLoginPortPublicAccess` compares case-insensitively; `NotSpecified`
+    """An "is any of it allowed?" question: ANY packet from a public client to any address of
+    the subnet on TCP 22 being allowed fails, because an exposure of one host is an exposure.
+    (Contrast aks-scoring-inbound, whose row asks for the flow to be *allowed*, i.e. for every
+    address of the subnet, from at least one client.) A rule naming application security
+    groups is assumed to let traffic in when it allows and to stop nothing when it denies,
+    and the evidence says so. Only the subnet NSG is evaluated (Batch's NIC NSGs are not in
+    the snapshot). `remoteLoginPortPublicAccess` compares case-insensitively; `NotSpecified`
     is not a request for public SSH.
+
+    Without service-tag data (or without the global AzureMachineLearning and
+    BatchNodeManagement entries) the public clients cannot be told from the service's own
+    addresses, but they are Internet addresses: when TCP 22 is allowed from no Internet
+    address at all the check passes (the tags were not needed); otherwise it is `error`.
 
     Private ranges outside the VNet and its peers (an on-premises network behind a gateway)
     count as public clients: the catalog's `Internet` is everything outside VirtualNetwork
@@ -441,7 +468,7 @@ def _remote_login(ctx: FlowContext, site: FlowSite) -> Verdict:
         return nsg.verdict("", **evidence)
     public = ctx.public_clients(site)
     if isinstance(public, Unknown):
-        return public.verdict("", **evidence)
+        return _remote_login_from_internet(ctx, site, nsg, public, evidence)
     clients, excluded = public
     evidence["public_clients"] = _public_clients_evidence(site, excluded)
     answer = ctx.ask(inbound(clients, site.subnet_endpoint, TCP, SSH_PORT), [(SUBNET, nsg)], Question.ANY_ALLOWED,
@@ -455,6 +482,30 @@ def _remote_login(ctx: FlowContext, site: FlowSite) -> Verdict:
         return failed("", f"TCP 22 is open to public clients although remote login was not requested: {answer.summary}",
                       **evidence, **answer.evidence(detailed=True))
     return _unreadable(answer, evidence)
+
+
+def _remote_login_from_internet(ctx: FlowContext, site: FlowSite, nsg: CompiledNsg | None, no_tags: Unknown,
+                                evidence: dict[str, Any]) -> Verdict:
+    """Remote login judged on `Internet`, a superset of the public clients, when the tags that
+    narrow it are missing: nothing allowed from it passes; anything else is unknown."""
+    reason = _reason_text(no_tags)
+    evidence.update(public_clients={"families": family_words(site.families), "not_determined": reason,
+                                    "judged_on": INTERNET_LABEL})
+    answer = ctx.ask(inbound(ctx.internet(site), site.subnet_endpoint, TCP, SSH_PORT), [(SUBNET, nsg)],
+                     Question.ANY_ALLOWED, lean=True)
+    if isinstance(answer, Unknown):
+        return answer.verdict("", **evidence)
+    if answer.answer is False:
+        return passed("", f"no Internet address can reach TCP 22, so no public client can ({answer.summary}); the "
+                          f"service tags that set the public clients apart were not needed ({reason})", **evidence,
+                      **answer.evidence(detailed=False))
+    exposure = "is open to some Internet addresses" if answer.answer else "may be open to some Internet addresses"
+    return error("", f"public clients cannot be determined: {reason}; and TCP 22 {exposure} ({answer.summary}), which "
+                     "may or may not be the service's own", **evidence, **answer.evidence(detailed=True))
+
+
+def _reason_text(unknown: Unknown) -> str:
+    return unknown.reason if isinstance(unknown.reason, str) else unknown.reason.describe()
 
 
 def _public_clients_evidence(site: FlowSite, excluded: list[TagUse]) -> dict[str, Any]:
@@ -473,9 +524,9 @@ def _public_clients_evidence(site: FlowSite, excluded: list[TagUse]) -> dict[str
     subject="AmlCompute compute",
     applies="the compute subnet has a route table",
     passes=(
-        "every address of every BatchNodeManagement tag prefix (BatchNodeManagement.<VNet region> when the data has "
-        "it, else the global tag) is routed with next hop Internet (longest prefix match over the subnet's user "
-        "routes, else Azure's system routes)"
+        "every address of every BatchNodeManagement tag prefix (the BatchNodeManagement.* entry whose properties.region "
+        "is the VNet's region when the data has one, else the global tag) is routed with next hop Internet (longest "
+        "prefix match over the subnet's user routes, else Azure's system routes)"
     ),
     source="User-defined routes for forced tunneling",
     rationale=(
@@ -496,7 +547,8 @@ def compute_forced_tunneling(estate: Estate, settings: Settings) -> Iterator[Ver
     the private ranges, 0.0.0.0/0 -> Internet). BGP-learned routes (a default route advertised
     over ExpressRoute or VPN) are not in ARM data and are not modelled. A route the engine
     cannot read (unknown tag, no next hop) may be the more specific one, so it makes the
-    verdict `error` rather than a pass or a fail.
+    verdict `error` rather than a pass or a fail. The Batch prefixes are chosen as for
+    compute-batch-inbound (by `properties.region`; `francecentral` gets the global tag).
     """
     yield from unlisted_compute_errors(estate, "its AmlCompute clusters")
     ctx, memo = flow_context(estate), AnswerMemo[Verdict]()
@@ -556,8 +608,10 @@ def _forced_tunneling(ctx: FlowContext, site: FlowSite) -> Verdict:
     subject="VirtualMachine or HDInsight compute",
     applies="always (not applicable to an HDInsight cluster that is in no subnet)",
     passes=(
-        "inbound TCP 22 from every AzureMachineLearning tag prefix (AzureMachineLearning.<VNet region> when the data "
-        "has it, else the global tag) to the machine's private IP is allowed through the subnet NSG then the NIC NSG"
+        "inbound TCP 22 from every AzureMachineLearning tag prefix (the AzureMachineLearning.* entry whose "
+        "properties.region is the VNet's region when the data has one, else the global tag) to the machine's private "
+        "IP is allowed through the subnet NSG then the NIC NSG (private IP unknown: to every address of its subnet "
+        "passes, to none fails, to some is an error)"
     ),
     source="Use a virtual machine or HDInsight cluster, step 2",
     rationale=(
@@ -575,8 +629,18 @@ def _forced_tunneling(ctx: FlowContext, site: FlowSite) -> Verdict:
 def attached_compute_ssh(estate: Estate, settings: Settings) -> Iterator[Verdict]:
     """A VM: its primary NIC's primary address, through the subnet NSG then the NIC NSG. An
     HDInsight cluster: the compute's `address`, through the subnet NSG only (the nodes' NICs
-    are not in the snapshot). The family of the address picks the tag prefixes judged. An
-    unknown private IP is `error`.
+    are not in the snapshot). The family of the address picks the tag prefixes judged. The
+    tag is AzureMachineLearning's entry whose `properties.region` is the VNet's region, else
+    the global one (so a VNet in `francecentral`, whose entry says `centralfrance`, is judged
+    on the global tag).
+
+    When the private IP is unknown (Azure Machine Learning stores an attached HDInsight
+    cluster's `address` as its SSH host name, `<cluster>-ssh.azurehdinsight.net`; a NIC may
+    lack `privateIPAddress`), the machine is still one of its subnet's addresses: the flow is
+    judged to every address of the subnet. Allowed to all of them passes (the machine's
+    included); allowed wholly to none of them fails (whichever address it has, the flow to
+    it is not allowed); allowed to some only is `error`, since which one the machine holds
+    is unknown. The evidence says the private IP was unknown.
     """
     yield from unlisted_compute_errors(estate, "its attached virtual machines and HDInsight clusters")
     ctx = flow_context(estate)
@@ -601,13 +665,41 @@ def _ssh_verdict(ctx: FlowContext, compute: Compute) -> Verdict:
     evidence.update(path_evidence)
     if not with_nic:
         evidence["nic_nsgs"] = HDINSIGHT_NIC_NSGS
-    aml = ctx.regional_tag("AzureMachineLearning", site, machine.addresses.families)
+    aml = ctx.regional_tag("AzureMachineLearning", site, machine.endpoint.addresses.families)
     if isinstance(aml, Unknown):
         return aml.verdict(compute, **evidence)
     evidence.update(aml.evidence())
-    answer = ctx.ask(inbound(aml.endpoint, machine, TCP, SSH_PORT), _inbound_levels(subnet_nsg, nic_nsg, with_nic),
-                     Question.ALL_ALLOWED)
-    return _for(compute, _required_flow(answer, evidence))
+    flow = inbound(aml.endpoint, machine.endpoint, TCP, SSH_PORT)
+    levels = _inbound_levels(subnet_nsg, nic_nsg, with_nic)
+    if machine.ip_known:
+        return _for(compute, _required_flow(ctx.ask(flow, levels, Question.ALL_ALLOWED), evidence))
+    evidence.update(private_ip_unknown=machine.why_unknown,
+                    judged_destination=f"every address of subnet {machine.endpoint.label}")
+    answer = ctx.fully_allowed(flow, levels, Side.DESTINATION)
+    if isinstance(answer, Unknown):
+        return answer.verdict(compute, **evidence)
+    return _for(compute, _ssh_to_unknown_ip(answer, machine.why_unknown, evidence))
+
+
+def _ssh_to_unknown_ip(answer: SideAnswer, why_unknown: str, evidence: dict[str, Any]) -> Verdict:
+    """The SSH flow judged to every address of the machine's subnet (its IP is one of them)."""
+    if answer.certain == answer.whole:
+        return passed("", f"{why_unknown}; TCP 22 from the AzureMachineLearning prefixes is allowed to every address "
+                          f"of the subnet, so to the machine's: {answer.strict.summary}", **evidence,
+                      **answer.strict.evidence(detailed=False))
+    if not answer.possible:
+        proof = answer.proof_of_none
+        return failed("", f"{why_unknown}; to no address of the subnet is TCP 22 from every AzureMachineLearning prefix "
+                          f"allowed, so not to the machine's either: {proof.summary}", **evidence,
+                      **proof.evidence(detailed=True))
+    if answer.unreadable:
+        return error("", f"{why_unknown}; the NSG data cannot be fully read ({answer.unreadable}); as far as it can be "
+                         f"read: {answer.strict.summary}", **evidence, **answer.strict.evidence(detailed=True))
+    open_cidrs = answer.certain.to_cidrs()
+    open_part = ", ".join(open_cidrs[:LEAN_CIDRS]) + (" and more" if len(open_cidrs) > LEAN_CIDRS else "")
+    return error("", f"{why_unknown}, and the subnet is only partly open: TCP 22 from every AzureMachineLearning prefix "
+                     f"is allowed to {open_part} only; {answer.strict.summary}", **evidence,
+                 open_to=open_cidrs[:LEAN_CIDRS], **answer.strict.evidence(detailed=True))
 
 
 # -- aks-inbound-from-aml --------------------------------------------------------------------
@@ -620,8 +712,9 @@ def _ssh_verdict(ctx: FlowContext, compute: Compute) -> Verdict:
     subject="AKS compute",
     applies="always (not applicable to a cluster that is not in a customer virtual network)",
     passes=(
-        "inbound TCP 443 from every AzureMachineLearning tag prefix (AzureMachineLearning.<VNet region> when the data "
-        "has it, else the global tag) to the AKS subnet is allowed by the subnet NSG"
+        "inbound TCP 443 from every AzureMachineLearning tag prefix (the AzureMachineLearning.* entry whose "
+        "properties.region is the VNet's region when the data has one, else the global tag) to the AKS subnet is "
+        "allowed by the subnet NSG"
     ),
     source="Use Azure Kubernetes Service, step 1",
     rationale=(
@@ -639,7 +732,9 @@ def _ssh_verdict(ctx: FlowContext, compute: Compute) -> Verdict:
 def aks_inbound_from_aml(estate: Estate, settings: Settings) -> Iterator[Verdict]:
     """The AKS subnet comes from the compute's `aksNetworkingConfiguration`, else from the managed
     cluster's agent pool; only its NSG is evaluated (the node NICs' NSGs are AKS-managed). A
-    cluster whose agent pools name no subnet runs in AKS's own VNet: not applicable.
+    cluster whose agent pools name no subnet runs in AKS's own VNet: not applicable. The
+    AzureMachineLearning prefixes are the entry whose `properties.region` is the VNet's
+    region, else the global tag (an entry merely named for the region does not count).
     """
     yield from unlisted_compute_errors(estate, "its AKS computes")
     ctx, memo = flow_context(estate), AnswerMemo[Verdict]()
@@ -678,8 +773,8 @@ def _aks_inbound(ctx: FlowContext, site: FlowSite) -> Verdict:
     subject="AKS compute",
     applies="always (not applicable to a cluster that is not in a customer virtual network)",
     passes=(
-        "inbound TCP on the scoring port (443 when sslConfiguration.status is Enabled or Auto, else 80) to the AKS "
-        "subnet is allowed by the subnet NSG from at least one public client"
+        "inbound TCP on the scoring port (443 when sslConfiguration.status is Enabled or Auto, else 80) to every "
+        "address of the AKS subnet is allowed by the subnet NSG from at least one public client"
     ),
     source="Use Azure Kubernetes Service, step 5",
     rationale=(
@@ -694,11 +789,21 @@ def _aks_inbound(ctx: FlowContext, site: FlowSite) -> Verdict:
     ),
 )
 def aks_scoring_inbound(estate: Estate, settings: Settings) -> Iterator[Verdict]:
-    """An "is any of it allowed?" question (one public client suffices), so a rule naming
-    application security groups is assumed to let the traffic in when it allows and the
-    evidence says so. `sslConfiguration.status` compares case-insensitively; a compute
-    without `sslConfiguration` serves over HTTP (80); a status other than Enabled, Auto or
-    Disabled is `error`.
+    """*Allowed* as the catalog defines it: the decision for every address, port and protocol
+    of the flow. The row passes when there is a public client c for which the flow
+    (c -> every address of the AKS subnet, TCP on the scoring port) is wholly allowed; an allow
+    to one address of the subnet only does not make it pass. Evaluated once, from all public
+    clients to the whole subnet, worst case for rules naming application security groups (an
+    allow may not match, a deny may; the evidence says so); the clients left are those that
+    are the source of no denied part. Evidence names a witness client and the rule that lets
+    it in, or, on a fail, the rules that deny.
+
+    Contrast compute-remote-login, which fails on ANY packet from a public client reaching
+    port 22 (one exposed host is an exposure). `sslConfiguration.status` compares
+    case-insensitively; a compute without `sslConfiguration` serves over HTTP (80); a status
+    other than Enabled, Auto or Disabled is `error`. Without the service-tag data that sets
+    public clients apart, `Internet` (a superset) is asked: if no Internet address gets the
+    whole flow the check fails; otherwise it is `error`.
     """
     yield from unlisted_compute_errors(estate, "its AKS computes")
     ctx, memo = flow_context(estate), AnswerMemo[Verdict]()
@@ -744,17 +849,62 @@ def _scoring(ctx: FlowContext, site: FlowSite, port: int) -> Verdict:
         return nsg.verdict("", **evidence)
     public = ctx.public_clients(site)
     if isinstance(public, Unknown):
-        return public.verdict("", **evidence)
+        return _scoring_from_internet(ctx, site, nsg, port, public, evidence)
     clients, excluded = public
     evidence["public_clients"] = _public_clients_evidence(site, excluded)
-    answer = ctx.ask(inbound(clients, site.subnet_endpoint, TCP, PortSet.of(port)), [(SUBNET, nsg)],
-                     Question.ANY_ALLOWED, lean=True)
+    answer = ctx.fully_allowed(inbound(clients, site.subnet_endpoint, TCP, PortSet.of(port)), [(SUBNET, nsg)],
+                               Side.SOURCE, lean=True)
     if isinstance(answer, Unknown):
         return answer.verdict("", **evidence)
-    if answer.answer is True:
-        return passed("", f"public clients can reach the scoring port TCP {port}: {answer.summary}", **evidence,
-                      **answer.evidence(detailed=False))
-    if answer.answer is False:
-        return failed("", f"no public client can reach the scoring port TCP {port}: {answer.summary}", **evidence,
-                      **answer.evidence(detailed=True))
-    return _unreadable(answer, evidence)
+    reach = f"every address of the AKS subnet {site.subnet_endpoint.label} on the scoring port TCP {port}"
+    found = answer.witness()
+    if found is not None:
+        client, allowed_by, packet = found
+        return passed("", f"public client {client} can reach {reach}: allowed by {'; '.join(allowed_by)}; e.g. {packet}",
+                      **evidence, witness_client=client, allowed_by=allowed_by, witness=packet,
+                      fully_allowed_clients=_clients_sketch(answer.certain), **_assumed(answer))
+    if not answer.possible:
+        proof = answer.proof_of_none
+        return failed("", f"no public client can reach {reach} (a flow only partly allowed is not allowed): "
+                          f"{proof.summary}", **evidence, **proof.evidence(detailed=True))
+    return error("", f"the NSG data cannot be fully read ({answer.unreadable}); whether any public client can reach "
+                     f"{reach} depends on it: {answer.strict.summary}", **evidence,
+                 **answer.strict.evidence(detailed=True))
+
+
+def _scoring_from_internet(ctx: FlowContext, site: FlowSite, nsg: CompiledNsg | None, port: int, no_tags: Unknown,
+                           evidence: dict[str, Any]) -> Verdict:
+    """The scoring flow judged from `Internet`, a superset of the public clients, when the tags
+    that narrow it are missing: no Internet address getting the whole flow fails; else unknown."""
+    reason = _reason_text(no_tags)
+    evidence.update(public_clients={"families": family_words(site.families), "not_determined": reason,
+                                    "judged_on": INTERNET_LABEL})
+    answer = ctx.fully_allowed(inbound(ctx.internet(site), site.subnet_endpoint, TCP, PortSet.of(port)),
+                               [(SUBNET, nsg)], Side.SOURCE, lean=True)
+    if isinstance(answer, Unknown):
+        return answer.verdict("", **evidence)
+    reach = f"every address of the AKS subnet {site.subnet_endpoint.label} on the scoring port TCP {port}"
+    if not answer.possible:
+        proof = answer.proof_of_none
+        return failed("", f"no Internet address can reach {reach}, so no public client can ({proof.summary}); the "
+                          f"service tags that set the public clients apart were not needed ({reason})", **evidence,
+                      **proof.evidence(detailed=True))
+    return error("", f"public clients cannot be determined: {reason}; some Internet addresses "
+                     f"{'can' if answer.certain else 'may'} reach {reach} ({_sketch_words(answer)}), and whether any of "
+                     "them is a public client rather than the service's own address needs those tags", **evidence,
+                 fully_allowed_internet=_clients_sketch(answer.possible), **answer.strict.evidence(detailed=True))
+
+
+def _clients_sketch(addresses: AddressSet) -> dict[str, Any]:
+    cidrs, ranges, complete = address_sketch(addresses)
+    return {"cidrs": cidrs, "range_count": ranges, "truncated": not complete}
+
+
+def _sketch_words(answer: SideAnswer) -> str:
+    cidrs, ranges, complete = address_sketch(answer.possible, 3)
+    return ", ".join(cidrs) + ("" if complete else f" and more ({ranges} address ranges in all)")
+
+
+def _assumed(answer: SideAnswer) -> dict[str, Any]:
+    verdict = answer.strict.verdict
+    return {"assumed": [str(assumption) for assumption in verdict.assumed]} if verdict.assumed else {}

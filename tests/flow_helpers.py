@@ -6,6 +6,7 @@ so rules and expectations name the prefixes Azure really publishes.
 
 from __future__ import annotations
 
+import gzip
 import ipaddress
 import json
 from collections.abc import Iterable, Sequence
@@ -13,7 +14,7 @@ from functools import cache
 from typing import Any
 
 from auditor.check import Check, Verdict
-from tests.estates import SERVICE_TAGS_SUBSET, EstateBuilder, rid, security_rule
+from tests.estates import SERVICE_TAGS_FULL_GZ, SERVICE_TAGS_SUBSET, EstateBuilder, rid, security_rule
 
 
 @cache
@@ -25,6 +26,21 @@ def _tag_prefixes(name: str) -> tuple[str, ...]:
 def tag_prefixes(name: str, family: int | None = 4) -> list[str]:
     """The prefixes of one entry of the real download, of one family (None: both)."""
     return [p for p in _tag_prefixes(name) if family is None or ipaddress.ip_network(p).version == family]
+
+
+@cache
+def _full_download() -> dict[str, Any]:
+    with gzip.open(SERVICE_TAGS_FULL_GZ, "rt", encoding="utf-8") as handle:
+        loaded: dict[str, Any] = json.load(handle)
+    return loaded
+
+
+def full_download_subset(*names: str) -> dict[str, Any]:
+    """A service-tags body holding exactly the named entries of the full real download (a fresh copy)."""
+    full = _full_download()
+    values = [json.loads(json.dumps(v)) for v in full["values"] if v["name"] in names]
+    assert sorted(v["name"] for v in values) == sorted(names), names
+    return {"changeNumber": full["changeNumber"], "cloud": full["cloud"], "values": values}
 
 
 def rule(name: str, priority: int, direction: str, access: str, protocol: str = "*", source: str | list[str] = "*",

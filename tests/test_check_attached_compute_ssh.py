@@ -1,6 +1,14 @@
 from checks.flows import attached_compute_ssh
 from tests.estates import EstateBuilder
-from tests.flow_helpers import add_hdinsight, deciders, denied_parts, deny_internet_inbound, rule, verdict_of
+from tests.flow_helpers import (
+    add_hdinsight,
+    deciders,
+    denied_parts,
+    deny_internet_inbound,
+    rule,
+    tag_prefixes,
+    verdict_of,
+)
 
 # The document's recipe: source service tag AzureMachineLearning, any protocol, destination Any, port 22.
 RECIPE = rule("AllowAzureMachineLearningSsh", 100, "Inbound", "Allow", "*", "AzureMachineLearning", "*", "22")
@@ -71,12 +79,34 @@ def test_the_regional_tag_of_another_region_does_not_do(builder: EstateBuilder) 
     assert v.evidence["service_tag"] == "AzureMachineLearning.WestEurope"
 
 
-def test_error_when_the_vm_has_no_private_ip(builder: EstateBuilder) -> None:
-    compute = _vm(builder, [RECIPE])
+def _without_private_ip(builder: EstateBuilder, compute: dict):
     nic = next(r for r in builder.resources if r["type"] == "Microsoft.Network/networkInterfaces")
     del nic["properties"]["ipConfigurations"][0]["properties"]["privateIPAddress"]
-    v = _verdict(builder, compute)
-    assert v.status == "error" and "private IP" in v.message
+    return _verdict(builder, compute)
+
+
+def test_vm_without_private_ip_passes_when_every_address_of_its_subnet_is_open(builder: EstateBuilder) -> None:
+    nic_rule = rule("AllowAmlSshToSubnet", 100, "Inbound", "Allow", "Tcp", "AzureMachineLearning", "10.0.2.0/24", "22")
+    v = _without_private_ip(builder, _vm(builder, [RECIPE], nic_rules=[nic_rule]))
+    assert v.status == "pass", v.message
+    assert v.evidence["private_ip"] is None
+    assert "no privateIPAddress" in v.evidence["private_ip_unknown"]
+    assert v.evidence["judged_destination"] == "every address of subnet snet-vm (10.0.2.0/24)"
+    assert deciders(v) == ["AllowAzureMachineLearningSsh", "AllowAmlSshToSubnet"]
+
+
+def test_vm_without_private_ip_is_an_error_when_only_some_addresses_are_open(builder: EstateBuilder) -> None:
+    to_one_host = rule("AllowAmlSshToVm", 100, "Inbound", "Allow", "Tcp", "AzureMachineLearning", "10.0.2.4", "22")
+    v = _without_private_ip(builder, _vm(builder, [RECIPE], nic_rules=[to_one_host]))
+    assert v.status == "error"
+    assert "private IP" in v.message and "only partly open" in v.message
+    assert v.evidence["open_to"] == ["10.0.2.4/32"]
+
+
+def test_vm_without_private_ip_fails_when_its_nic_nsg_denies_every_address(builder: EstateBuilder) -> None:
+    v = _without_private_ip(builder, _vm(builder, [RECIPE], nic_rules=[]))
+    assert v.status == "fail"
+    assert "DenyAllInBound" in v.message and "private IP" in v.message
 
 
 def test_error_when_the_vm_could_not_be_read(builder: EstateBuilder) -> None:
@@ -123,10 +153,49 @@ def test_hdinsight_outside_any_virtual_network_is_not_applicable(builder: Estate
     assert _verdict(builder, compute).status == "not_applicable"
 
 
-def test_hdinsight_with_a_host_name_for_address_is_an_error(builder: EstateBuilder) -> None:
+def _hdinsight_by_host_name(builder: EstateBuilder, rules: list[dict]):
+    """An HDInsight compute as Azure Machine Learning stores it: `address` is the SSH host name."""
     vnet = builder.vnet()
-    subnet = builder.subnet(vnet, "snet-hdi", "10.0.4.0/24", nsg=builder.nsg("nsg-hdi", rules=[RECIPE]))
+    subnet = builder.subnet(vnet, "snet-hdi", "10.0.4.0/24", nsg=builder.nsg("nsg-hdi", rules=rules))
     compute = add_hdinsight(builder, builder.workspace(), "spark", subnet, address="spark-ssh.azurehdinsight.net")
     builder.real_service_tags()
-    v = _verdict(builder, compute)
-    assert v.status == "error" and "private IP" in v.message
+    return _verdict(builder, compute)
+
+
+def test_hdinsight_by_host_name_passes_when_its_whole_subnet_is_open(builder: EstateBuilder) -> None:
+    v = _hdinsight_by_host_name(builder, [RECIPE])
+    assert v.status == "pass", v.message
+    assert "'spark-ssh.azurehdinsight.net' is not an IP address" in v.evidence["private_ip_unknown"]
+    assert "private IP address of hdi-spark is unknown" in v.message and "every address of the subnet" in v.message
+    assert deciders(v) == ["AllowAzureMachineLearningSsh"]
+
+
+def test_hdinsight_by_host_name_fails_with_default_rules(builder: EstateBuilder) -> None:
+    v = _hdinsight_by_host_name(builder, [])
+    assert v.status == "fail"
+    assert deciders(v) == ["DenyAllInBound"]
+
+
+def test_hdinsight_by_host_name_fails_when_every_address_is_open_to_part_of_the_tag_only(builder: EstateBuilder) -> None:
+    # No address of the subnet gets SSH from every AzureMachineLearning.EastUS prefix, so the head node's
+    # address does not either, whichever it is.
+    half = rule("AllowAmlSshFromSome", 100, "Inbound", "Allow", "Tcp", tag_prefixes("AzureMachineLearning.EastUS")[:3],
+                "*", "22")
+    v = _hdinsight_by_host_name(builder, [half])
+    assert v.status == "fail", v.message
+    assert {"AllowAmlSshFromSome", "DenyAllInBound"} <= set(deciders(v))
+
+
+def test_hdinsight_by_host_name_is_an_error_when_part_of_the_subnet_is_open(builder: EstateBuilder) -> None:
+    to_some = rule("AllowAmlSshToHeadnodes", 100, "Inbound", "Allow", "Tcp", "AzureMachineLearning",
+                   "10.0.4.0/28", "22")
+    v = _hdinsight_by_host_name(builder, [to_some])
+    assert v.status == "error"
+    assert "only partly open" in v.message and "10.0.4.0/28" in v.message
+
+
+def test_hdinsight_by_host_name_is_an_error_when_an_unknown_tag_could_decide(builder: EstateBuilder) -> None:
+    unknown = rule("DenyScanners", 90, "Inbound", "Deny", "Tcp", "ContosoScanners", "*", "22")
+    v = _hdinsight_by_host_name(builder, [unknown, RECIPE])
+    assert v.status == "error"
+    assert "ContosoScanners" in v.message

@@ -9,6 +9,7 @@ from tests.flow_helpers import (
     deny_internet_inbound,
     denied_parts,
     rule,
+    full_download_subset,
     split_prefix,
     tag_prefixes,
     verdict_of,
@@ -29,7 +30,8 @@ def test_pass_when_the_subnet_nsg_allows_the_regional_batch_tag(builder: EstateB
     assert v.status == "pass", v.message
     assert v.evidence["service_tag"] == "BatchNodeManagement.EastUS"
     assert len(BATCH_EASTUS) == 17
-    assert v.evidence["service_tag_prefixes"] == "17 IPv4 prefixes (regional entry matched by name; 1 IPv6 prefix ignored)"
+    assert v.evidence["service_tag_prefixes"] == ("17 IPv4 prefixes (the entry whose properties.region is the VNet's region; "
+                                                     "1 IPv6 prefix ignored)")
     assert deciders(v) == ["AllowBatchNodeManagement"]
     assert "all 17 IPv4 prefixes of BatchNodeManagement.EastUS" in v.message
     assert "Batch" in v.evidence["nic_nsgs"]
@@ -107,6 +109,42 @@ def test_the_global_tag_is_used_when_the_region_has_no_entry(builder: EstateBuil
     assert v.status == "fail"
     assert v.evidence["service_tag"] == "BatchNodeManagement"
     assert v.evidence["service_tag_prefixes"].startswith(f"{len(tag_prefixes('BatchNodeManagement'))} IPv4 prefixes (global entry")
+
+
+def test_an_entry_named_for_the_region_but_saying_another_is_not_used(builder: EstateBuilder) -> None:
+    # Real data: BatchNodeManagement.FranceCentral says region "centralfrance". The catalog matches on
+    # properties.region, so a francecentral VNet is judged on the global tag, and allowing only the
+    # FranceCentral entry's prefixes leaves most of it out.
+    body = full_download_subset("BatchNodeManagement", "BatchNodeManagement.FranceCentral")
+    france = next(v for v in body["values"] if v["name"] == "BatchNodeManagement.FranceCentral")
+    assert france["properties"]["region"] == "centralfrance"
+    france_v4 = [p for p in france["properties"]["addressPrefixes"] if ":" not in p]
+    cluster = Cluster(builder, [allow_batch(source=france_v4)], location="francecentral", tags=False)
+    builder.service_tags.append({"location": "francecentral", "body": body})
+    v = _verdict(cluster)
+    assert v.status == "fail"
+    assert v.evidence["service_tag"] == "BatchNodeManagement"
+    assert "BatchNodeManagement.FranceCentral (region centralfrance)" in v.evidence["service_tag_prefixes"]
+
+
+def test_a_francecentral_vnet_passes_when_the_global_batch_tag_is_allowed(builder: EstateBuilder) -> None:
+    cluster = Cluster(builder, [allow_batch(source="BatchNodeManagement"), deny_internet_inbound()],
+                      location="francecentral", tags=False)
+    builder.service_tags.append({"location": "francecentral", "body": full_download_subset(
+        "BatchNodeManagement", "BatchNodeManagement.FranceCentral")})
+    v = _verdict(cluster)
+    assert v.status == "pass", v.message
+    assert v.evidence["service_tag"] == "BatchNodeManagement"
+
+
+def test_error_when_only_an_entry_of_another_region_bears_the_regions_name(builder: EstateBuilder) -> None:
+    cluster = Cluster(builder, [allow_batch()])
+    body = builder.service_tags[0]["body"]
+    body["values"] = [v for v in body["values"] if v["name"] != "BatchNodeManagement"]
+    next(v for v in body["values"] if v["name"] == "BatchNodeManagement.EastUS")["properties"]["region"] = "useast"
+    v = _verdict(cluster)
+    assert v.status == "error"
+    assert "BatchNodeManagement.EastUS is in the data but says region useast" in v.message
 
 
 def test_a_rule_on_the_global_tag_covers_the_regional_prefixes(builder: EstateBuilder) -> None:

@@ -1,6 +1,6 @@
 from checks.flows import compute_outbound_internet
 from tests.estates import EstateBuilder
-from tests.flow_helpers import Cluster, rule, verdict_of
+from tests.flow_helpers import Cluster, rule, tag_prefixes, verdict_of
 
 
 def _verdict(cluster: Cluster):
@@ -28,8 +28,9 @@ def _outcomes(v) -> dict[str, str]:
 def test_pass_with_default_rules(builder: EstateBuilder) -> None:
     v = _verdict(Cluster(builder, []))
     assert v.status == "pass", v.message
-    assert _outcomes(v) == dict.fromkeys(["Storage.EastUS", "AzureContainerRegistry.EastUS",
-                                          "AzureMachineLearning.EastUS"], "allowed")
+    # Storage and AzureContainerRegistry regional; AzureMachineLearning the global tag, as the row names it.
+    assert _outcomes(v) == dict.fromkeys(["Storage.EastUS", "AzureContainerRegistry.EastUS", "AzureMachineLearning"],
+                                         "allowed")
     assert "AllowInternetOutBound" in v.message
 
 
@@ -37,9 +38,9 @@ def test_pass_with_the_restricted_set_the_document_describes(builder: EstateBuil
     v = _verdict(Cluster(builder, _restricted()))
     assert v.status == "pass", v.message
     assert "AllowContainerRegistryOutbound (priority 110)" in v.message
-    # The global AzureMachineLearning rule covers the regional prefixes the check asks about.
-    (aml,) = [words for words in v.evidence["allowed"] if words.startswith("AzureMachineLearning.EastUS:")]
-    assert "all 9 IPv4 prefixes, by AllowAzureMachineLearningOutbound (priority 120)" in aml
+    (aml,) = [words for words in v.evidence["allowed"] if words.startswith("AzureMachineLearning:")]
+    assert f"all {len(tag_prefixes('AzureMachineLearning'))} IPv4 prefixes, by AllowAzureMachineLearningOutbound " \
+           "(priority 120)" in aml
 
 
 def test_fail_when_the_container_registry_is_left_out(builder: EstateBuilder) -> None:
@@ -59,6 +60,23 @@ def test_fail_when_storage_of_another_region_is_allowed(builder: EstateBuilder) 
     assert "Storage.EastUS" in v.message
 
 
+def test_fail_when_only_the_regional_machine_learning_tag_is_allowed(builder: EstateBuilder) -> None:
+    # The row names AzureMachineLearning without a region: the global tag, most of which lies outside
+    # AzureMachineLearning.EastUS.
+    v = _verdict(Cluster(builder, _restricted(aml="AzureMachineLearning.EastUS")))
+    assert v.status == "fail"
+    found = _outcomes(v)
+    assert found["AzureMachineLearning"] == "partly allowed"
+    assert found["Storage.EastUS"] == found["AzureContainerRegistry.EastUS"] == "allowed"
+    assert "DenyInternetOutbound" in v.message
+
+
+def test_storage_and_registry_follow_the_vnet_region(builder: EstateBuilder) -> None:
+    v = _verdict(Cluster(builder, [], location="westeurope"))
+    assert v.status == "pass"
+    assert set(_outcomes(v)) == {"Storage.WestEurope", "AzureContainerRegistry.WestEurope", "AzureMachineLearning"}
+
+
 def test_a_deny_for_udp_does_not_touch_tcp_443(builder: EstateBuilder) -> None:
     v = _verdict(Cluster(builder, [rule("DenyUdpOut", 100, "Outbound", "Deny", "Udp", "*", "Internet", "*")]))
     assert v.status == "pass"
@@ -67,7 +85,7 @@ def test_a_deny_for_udp_does_not_touch_tcp_443(builder: EstateBuilder) -> None:
 def test_fail_when_443_is_denied_to_part_of_a_tag(builder: EstateBuilder) -> None:
     v = _verdict(Cluster(builder, [rule("DenyOneRange", 100, "Outbound", "Deny", "Tcp", "*", "20.42.0.240/28", "443")]))
     assert v.status == "fail"
-    assert "AzureMachineLearning.EastUS" in v.message and "20.42.0.240/28" in v.message
+    assert "prefixes of AzureMachineLearning " in v.message and "20.42.0.240/28" in v.message
 
 
 def test_error_when_a_tag_is_missing_from_the_data(builder: EstateBuilder) -> None:

@@ -118,11 +118,41 @@ def test_fail_when_ssh_is_open_for_certain_beside_an_unknown_tag(builder: Estate
     assert "AllowVendorSsh" in v.message
 
 
-def test_error_without_service_tag_data(builder: EstateBuilder) -> None:
-    cluster = Cluster(builder, [], tags=False)
+def _without_tags(builder: EstateBuilder, rules: list[dict]):
+    cluster = Cluster(builder, rules, tags=False)
     builder.service_tags = None
+    return _verdict(cluster)
+
+
+def test_pass_without_service_tag_data_when_no_internet_address_reaches_ssh(builder: EstateBuilder) -> None:
+    # Public clients are Internet addresses: none of those reaching TCP 22 settles it without the tags.
+    v = _without_tags(builder, [_ssh_from("VirtualNetwork")])
+    assert v.status == "pass", v.message
+    assert "were not needed" in v.message and "service_tags" in v.message
+    assert v.evidence["public_clients"]["judged_on"].startswith("Internet")
+    assert deciders(v) == ["DenyAllInBound"]
+
+
+def test_error_without_service_tag_data_when_an_internet_address_reaches_ssh(builder: EstateBuilder) -> None:
+    # 203.0.113.7 is not in the service tags, but without them that cannot be told.
+    v = _without_tags(builder, [_ssh_from("203.0.113.7")])
+    assert v.status == "error"
+    assert "public clients cannot be determined" in v.message and "AzureMachineLearning" in v.message
+
+
+def test_error_without_service_tag_data_when_an_allow_names_a_tag(builder: EstateBuilder) -> None:
+    v = _without_tags(builder, [_ssh_from("BatchNodeManagement")])
+    assert v.status == "error"
+    assert "BatchNodeManagement" in v.message
+
+
+def test_pass_when_the_data_lacks_the_global_tags_and_ssh_is_closed(builder: EstateBuilder) -> None:
+    cluster = Cluster(builder, [deny_internet_inbound(100)])
+    body = builder.service_tags[0]["body"]
+    body["values"] = [v for v in body["values"] if v["name"] != "AzureMachineLearning"]
     v = _verdict(cluster)
-    assert v.status == "error" and "AzureMachineLearning" in v.message
+    assert v.status == "pass"
+    assert "the global AzureMachineLearning is not in" in v.evidence["public_clients"]["not_determined"]
 
 
 def test_clusters_in_one_subnet_keep_their_own_remote_login_setting(builder: EstateBuilder) -> None:

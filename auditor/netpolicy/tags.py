@@ -17,14 +17,20 @@ from typing import Any
 from .addresses import AddressSet, Family, parse_block
 from .errors import ParseError, ServiceTagDataError, UnknownServiceTagError
 
-MATCHED_BY_NAME = "name"
-"""The entry is named exactly ``<tag>.<region>``."""
 MATCHED_BY_REGION = "region"
-"""The entry is ``<tag>.<something>`` and its ``properties.region`` is the region."""
+"""The only ``<tag>.<something>`` entry whose ``properties.region`` is the region."""
+MATCHED_BY_REGION_AND_NAME = "region and name"
+"""Several ``<tag>.*`` entries claim the region (``Storage.EastUS2`` and
+``Storage.EastUS2Stage`` both say ``eastus2``); the one named ``<tag>.<region>`` was used."""
 MATCHED_GLOBAL = "global"
-"""No regional entry exists; the global ``<tag>`` entry was used."""
+"""No ``<tag>.*`` entry claims the region; the global ``<tag>`` entry was used."""
 MATCHED_EXACT = "exact"
 """The caller (an NSG rule, a route) named the entry itself."""
+
+
+def region_key(region: str) -> str:
+    """How regions compare: case-insensitive, spaces removed (``"East US"`` is ``eastus``)."""
+    return region.lower().replace(" ", "")
 
 
 @dataclass(frozen=True)
@@ -36,7 +42,7 @@ class ResolvedTag:
     region: str
     """The entry's ``properties.region`` (``""`` for a global entry)."""
     matched_by: str
-    """``"name"``, ``"region"``, ``"global"`` or ``"exact"`` (see module constants)."""
+    """``"region"``, ``"region and name"``, ``"global"`` or ``"exact"`` (see module constants)."""
     prefixes: tuple[str, ...]
     """The entry's ``addressPrefixes`` as listed (restricted by :meth:`only`)."""
     addresses: AddressSet = field(compare=False)
@@ -45,6 +51,9 @@ class ResolvedTag:
     requested_region: str | None = None
     family_prefixes: tuple[tuple[str, ...], tuple[str, ...]] | None = field(default=None, compare=False, repr=False)
     """``prefixes`` split into (IPv4, IPv6), computed once when the entry is parsed."""
+    passed_over: str | None = None
+    """For a global fallback: the entry NAMED ``<tag>.<region>`` that was not used because its
+    ``properties.region`` is another (``"BatchNodeManagement.FranceCentral (region centralfrance)"``)."""
 
     def only(self, family: Family) -> ResolvedTag:
         """The same entry restricted to one family (prefixes and addresses)."""
@@ -59,13 +68,18 @@ class ResolvedTag:
             requested=self.requested,
             requested_region=self.requested_region,
             family_prefixes=(kept, ()) if family == 4 else ((), kept),
+            passed_over=self.passed_over,
         )
 
     @property
     def label(self) -> str:
-        """How evidence names it: ``BatchNodeManagement.EastUS`` or ``BatchNodeManagement (global)``."""
+        """How evidence names it: ``BatchNodeManagement.EastUS``, or for a fallback
+        ``BatchNodeManagement (global; no BatchNodeManagement.* entry has region australiaeast)``."""
         if self.matched_by == MATCHED_GLOBAL and self.requested_region:
-            return f"{self.name} (global; no entry for {self.requested_region})"
+            text = f"{self.name} (global; no {self.requested}.* entry has region {self.requested_region}"
+            if self.passed_over:
+                text += f"; {self.passed_over} is another region's"
+            return text + ")"
         return self.name
 
 
@@ -110,7 +124,7 @@ class ServiceTagIndex:
                 properties = entry.get("properties")
                 region = properties.get("region") if isinstance(properties, Mapping) else None
                 if isinstance(region, str) and region and "." in key:
-                    self._regional_names.setdefault(region.lower(), []).append(key)
+                    self._regional_names.setdefault(region_key(region), []).append(key)
 
     @classmethod
     def from_snapshot(cls, service_tags: Iterable[Mapping[str, Any]]) -> ServiceTagIndex:
@@ -144,37 +158,44 @@ class ServiceTagIndex:
         return resolved
 
     def regional_or_global(self, tag: str, region: str) -> ResolvedTag:
-        """``<tag>.<region>`` when the data has it, else the global ``<tag>``.
+        """``<tag>.<region>`` when the data has it, else the global ``<tag>``, as the catalog
+        words it: the regional entry is a ``<tag>.<something>`` entry whose
+        ``properties.region`` equals ``region`` (the ARM location; compared case-insensitively,
+        spaces removed), whatever its name says.
 
-        The regional entry is the one named ``<tag>.<region>`` (case-insensitive)
-        or else the single ``<tag>.*`` entry whose ``properties.region`` equals
-        ``region``. Both are needed with real data: ``Storage.EastUS2Stage``
-        also says region ``eastus2``, and ``Storage.FranceCentral`` says region
-        ``centralfrance``. Raises UnknownServiceTagError when neither a regional
-        nor a global entry exists, ServiceTagDataError when the data is
-        malformed or two entries claim the region.
+        Real data needs both halves of that sentence. Several entries may claim a region
+        (``Storage.EastUS2Stage`` also says ``eastus2``): the one whose name suffix is the
+        region wins; if none is, the data is ambiguous (ServiceTagDataError). And a
+        name is not a region: ``BatchNodeManagement.FranceCentral`` says region
+        ``centralfrance``, so a ``francecentral`` VNet gets the global ``BatchNodeManagement``
+        (the result's ``passed_over`` names the entry that was not used). Raises
+        UnknownServiceTagError when neither a regional nor a global entry exists,
+        ServiceTagDataError when the chosen entry is malformed.
         """
         tag_key = tag.lower()
-        region_key = region.lower()
+        wanted_region = region_key(region)
+        named_key = f"{tag_key}.{wanted_region}"
+        claimants = [key for key in self._regional_names.get(wanted_region, ()) if key.startswith(tag_key + ".")]
         chosen_key: str | None = None
         matched_by = MATCHED_GLOBAL
-        if f"{tag_key}.{region_key}" in self._entries:
-            chosen_key, matched_by = f"{tag_key}.{region_key}", MATCHED_BY_NAME
-        else:
-            claimants = [
-                key
-                for key in self._regional_names.get(region_key, ())
-                if key.startswith(tag_key + ".")
-            ]
-            if len(claimants) > 1:
+        passed_over: str | None = None
+        if len(claimants) == 1:
+            chosen_key, matched_by = claimants[0], MATCHED_BY_REGION
+        elif claimants:
+            if named_key not in claimants:
                 spelled = ", ".join(self._entries[key]["name"] for key in claimants)
                 raise ServiceTagDataError(
-                    f"several entries of {tag} claim region {region}: {spelled}"
+                    f"several entries of {tag} claim region {region} and none is named {tag}.{region}: {spelled}"
                 )
-            if claimants:
-                chosen_key, matched_by = claimants[0], MATCHED_BY_REGION
-            elif tag_key in self._entries:
+            chosen_key, matched_by = named_key, MATCHED_BY_REGION_AND_NAME
+        else:
+            if tag_key in self._entries:
                 chosen_key = tag_key
+            named = self._entries.get(named_key)
+            if named is not None:
+                properties = named.get("properties")
+                its_region = properties.get("region") if isinstance(properties, Mapping) else None
+                passed_over = f"{named['name']} (region {its_region or 'not given'})"
         if chosen_key is None:
             raise UnknownServiceTagError(tag, region)
         resolved = self.get(chosen_key)
@@ -188,6 +209,7 @@ class ServiceTagIndex:
             requested=tag,
             requested_region=region,
             family_prefixes=resolved.family_prefixes,
+            passed_over=passed_over,
         )
 
     @staticmethod

@@ -47,7 +47,7 @@ def test_full_file_is_indexed_case_insensitively(full_index: ServiceTagIndex) ->
 def test_regional_entry_is_preferred_over_global(subset_index: ServiceTagIndex) -> None:
     batch = subset_index.regional_or_global("BatchNodeManagement", "eastus")
     assert batch.name == "BatchNodeManagement.EastUS"
-    assert batch.matched_by == "name"
+    assert batch.matched_by == "region"
     assert len(batch.prefixes) == 18
     global_batch = subset_index.get("BatchNodeManagement")
     assert global_batch is not None
@@ -59,7 +59,8 @@ def test_global_entry_when_region_has_none(subset_index: ServiceTagIndex) -> Non
     batch = subset_index.regional_or_global("BatchNodeManagement", "australiaeast")
     assert batch.name == "BatchNodeManagement"
     assert batch.matched_by == "global"
-    assert "global" in batch.label and "australiaeast" in batch.label
+    assert batch.label == "BatchNodeManagement (global; no BatchNodeManagement.* entry has region australiaeast)"
+    assert batch.passed_over is None
     assert len(batch.prefixes) == 450
 
 
@@ -83,23 +84,63 @@ def test_ipv6_prefixes_present_and_family_restriction(subset_index: ServiceTagIn
 
 
 def test_region_field_with_stage_twin_is_resolved_by_name(full_index: ServiceTagIndex) -> None:
-    # Storage.EastUS2Stage also says region "eastus2": the name decides.
+    # Storage.EastUS2Stage also says region "eastus2": of the two claimants, the one named for it.
     storage = full_index.regional_or_global("Storage", "eastus2")
     assert storage.name == "Storage.EastUS2"
+    assert storage.matched_by == "region and name"
     assert len(storage.prefixes) == 140
 
 
-def test_region_matched_when_name_differs_from_region_field(full_index: ServiceTagIndex) -> None:
-    # The entry for ARM location francecentral says region "centralfrance".
-    storage = full_index.regional_or_global("Storage", "francecentral")
-    assert storage.name == "Storage.FranceCentral"
-    # and an entry found only through its region field
+def test_an_entry_named_for_the_region_but_saying_another_is_not_used(full_index: ServiceTagIndex) -> None:
+    # The catalog matches on properties.region: BatchNodeManagement.FranceCentral says "centralfrance",
+    # so for the ARM location francecentral no entry claims the region and the global tag applies.
+    named = full_index.get("BatchNodeManagement.FranceCentral")
+    assert named is not None and named.region == "centralfrance"
+    batch = full_index.regional_or_global("BatchNodeManagement", "francecentral")
+    assert batch.name == "BatchNodeManagement"
+    assert batch.matched_by == "global"
+    assert batch.passed_over == "BatchNodeManagement.FranceCentral (region centralfrance)"
+    assert "BatchNodeManagement.FranceCentral (region centralfrance)" in batch.label
+    global_batch = full_index.get("BatchNodeManagement")
+    assert global_batch is not None and batch.addresses == global_batch.addresses
+    # Storage likewise; and the region the entry does state finds it.
+    assert full_index.regional_or_global("Storage", "francecentral").name == "Storage"
     by_region = full_index.regional_or_global("Storage", "centralfrance")
     assert by_region.name == "Storage.FranceCentral"
     assert by_region.matched_by == "region"
 
 
+def test_regions_compare_without_case_or_spaces(subset_index: ServiceTagIndex) -> None:
+    assert subset_index.regional_or_global("batchnodemanagement", "East US").name == "BatchNodeManagement.EastUS"
+
+
+def _index(*entries: tuple[str, str, str]) -> ServiceTagIndex:
+    """An index of (name, region, prefix) entries."""
+    return ServiceTagIndex([{"values": [{"name": name, "properties": {"region": region, "addressPrefixes": [prefix]}}
+                                        for name, region, prefix in entries]}])
+
+
+def test_an_entry_named_otherwise_is_found_by_its_region() -> None:
+    index = _index(("Svc", "", "9.0.0.0/8"), ("Svc.Paris", "francecentral", "1.0.0.0/24"))
+    found = index.regional_or_global("Svc", "FranceCentral")
+    assert (found.name, found.matched_by) == ("Svc.Paris", "region")
+
+
+def test_another_tag_claiming_the_region_is_not_taken() -> None:
+    index = _index(("Svc", "", "9.0.0.0/8"), ("SvcExtra.EastUS", "eastus", "1.0.0.0/24"))
+    assert index.regional_or_global("Svc", "eastus").name == "Svc"
+
+
+def test_a_named_entry_of_another_region_without_a_global_entry_is_unknown() -> None:
+    index = _index(("Svc.FranceCentral", "centralfrance", "1.0.0.0/24"))
+    with pytest.raises(UnknownServiceTagError):
+        index.regional_or_global("Svc", "francecentral")
+
+
 def test_rule_lookup_names_exactly_one_entry(full_index: ServiceTagIndex) -> None:
+    # A rule naming an entry gets exactly that entry, whatever region it says.
+    france = full_index.get("BatchNodeManagement.FranceCentral")
+    assert france is not None and france.name == "BatchNodeManagement.FranceCentral" and france.matched_by == "exact"
     regional = full_index.get("storage.eastus")
     global_storage = full_index.get("Storage")
     assert regional is not None and global_storage is not None
@@ -132,7 +173,7 @@ def test_malformed_entry_fails_closed() -> None:
         index.regional_or_global("NoPrefixes", "eastus")
 
 
-def test_two_entries_claiming_a_region_is_an_error() -> None:
+def test_two_claimants_neither_named_for_the_region_is_an_error() -> None:
     index = ServiceTagIndex(
         [
             {
@@ -145,3 +186,10 @@ def test_two_entries_claiming_a_region_is_an_error() -> None:
     )
     with pytest.raises(ServiceTagDataError):
         index.regional_or_global("Svc", "eastus")
+
+
+def test_of_two_claimants_the_one_named_for_the_region_is_used() -> None:
+    index = _index(("Svc.EastUS2", "eastus2", "1.0.0.0/24"), ("Svc.EastUS2Stage", "eastus2", "2.0.0.0/24"))
+    found = index.regional_or_global("Svc", "eastus2")
+    assert (found.name, found.matched_by) == ("Svc.EastUS2", "region and name")
+    assert found.addresses == AddressSet.parse("1.0.0.0/24")
