@@ -198,24 +198,31 @@ def _batch_inbound_verdict(ctx: FlowContext, memo: AnswerMemo[Verdict], compute:
     if _node_public_ip_disabled(compute):
         return not_applicable(compute, "the cluster sets enableNodePublicIp: false, so Batch reaches its nodes without "
                                        "inbound connections", enable_node_public_ip=False)
+    return _judged_per_subnet(ctx, memo, compute, lambda site: _tag_into_subnet(
+        ctx, site, "BatchNodeManagement", BATCH_PORTS, BATCH_NIC_NSGS))
+
+
+def _judged_per_subnet(ctx: FlowContext, memo: AnswerMemo[Verdict], compute: Compute,
+                       judge: Callable[[FlowSite], Verdict]) -> Verdict:
+    """Locate the compute; computes sharing a subnet share one answer (the flow is the subnet's)."""
     site = ctx.locate(compute)
     if not isinstance(site, FlowSite):
         return site.verdict(compute)
-    template = memo.get((id_key(site.subnet.id),), lambda: _batch_inbound(ctx, site))
-    return _for(compute, template)
+    return _for(compute, memo.get((id_key(site.subnet.id),), lambda: judge(site)))
 
 
-def _batch_inbound(ctx: FlowContext, site: FlowSite) -> Verdict:
-    evidence: dict[str, Any] = {**site.evidence(), "subnet_nsg_id": site.subnet.nsg_id, "nic_nsgs": BATCH_NIC_NSGS}
+def _tag_into_subnet(ctx: FlowContext, site: FlowSite, tag: str, ports: PortSet, nic_nsgs: str) -> Verdict:
+    """Required inbound TCP from every prefix of the tag (T.<R>, else T) to the whole subnet,
+    through the subnet NSG (the nodes' NIC NSGs are managed by the service and not collected)."""
+    evidence: dict[str, Any] = {**site.evidence(), "subnet_nsg_id": site.subnet.nsg_id, "nic_nsgs": nic_nsgs}
     nsg = ctx.subnet_nsg(site)
     if isinstance(nsg, Unknown):
         return nsg.verdict("", **evidence)
-    batch = ctx.regional_tag("BatchNodeManagement", site)
-    if isinstance(batch, Unknown):
-        return batch.verdict("", **evidence)
-    evidence.update(batch.evidence())
-    answer = ctx.ask(inbound(batch.endpoint, site.subnet_endpoint, TCP, BATCH_PORTS), [(SUBNET, nsg)],
-                     Question.ALL_ALLOWED)
+    sources = ctx.regional_tag(tag, site)
+    if isinstance(sources, Unknown):
+        return sources.verdict("", **evidence)
+    evidence.update(sources.evidence())
+    answer = ctx.ask(inbound(sources.endpoint, site.subnet_endpoint, TCP, ports), [(SUBNET, nsg)], Question.ALL_ALLOWED)
     return _required_flow(answer, evidence)
 
 
@@ -743,24 +750,8 @@ def aks_inbound_from_aml(estate: Estate, settings: Settings) -> Iterator[Verdict
 
 
 def _aks_inbound_verdict(ctx: FlowContext, memo: AnswerMemo[Verdict], compute: Compute) -> Verdict:
-    site = ctx.locate(compute)
-    if not isinstance(site, FlowSite):
-        return site.verdict(compute)
-    template = memo.get((id_key(site.subnet.id),), lambda: _aks_inbound(ctx, site))
-    return _for(compute, template)
-
-
-def _aks_inbound(ctx: FlowContext, site: FlowSite) -> Verdict:
-    evidence: dict[str, Any] = {**site.evidence(), "subnet_nsg_id": site.subnet.nsg_id, "nic_nsgs": AKS_NIC_NSGS}
-    nsg = ctx.subnet_nsg(site)
-    if isinstance(nsg, Unknown):
-        return nsg.verdict("", **evidence)
-    aml = ctx.regional_tag("AzureMachineLearning", site)
-    if isinstance(aml, Unknown):
-        return aml.verdict("", **evidence)
-    evidence.update(aml.evidence())
-    answer = ctx.ask(inbound(aml.endpoint, site.subnet_endpoint, TCP, HTTPS_PORT), [(SUBNET, nsg)], Question.ALL_ALLOWED)
-    return _required_flow(answer, evidence)
+    return _judged_per_subnet(ctx, memo, compute, lambda site: _tag_into_subnet(
+        ctx, site, "AzureMachineLearning", HTTPS_PORT, AKS_NIC_NSGS))
 
 
 # -- aks-scoring-inbound ---------------------------------------------------------------------
