@@ -12,7 +12,7 @@ from auditor.check import Settings, Verdict, check, error, failed, not_applicabl
 from auditor.cidr import AZURE_RESERVED_ADDRESSES_PER_SUBNET, azure_usable_address_count, parse_prefixes
 from auditor.graph.estate import Estate
 from auditor.graph.model import Compute, Gap, ManagementLock, Subnet, VirtualMachine, VirtualNetwork, Workspace
-from auditor.ids import covering_scopes, id_key, looks_like_arm_id, parent_id
+from auditor.ids import covering_scopes, id_key, looks_like_arm_id, parent_id, subscription_of
 from auditor.subjects import aml_computes, compute_list_gaps, compute_subnets, unlisted_compute_errors, vm_computes
 
 # The quotas each new Machine Learning Compute cluster draws on ("For each Machine Learning
@@ -59,6 +59,16 @@ def _vnet_location_verdict(compute: Compute) -> Verdict:
         return not_applicable(compute, "the cluster names no subnet: it is not in a customer virtual network")
     subnet = compute.subnet
     if not isinstance(subnet, Subnet):
+        # The subnet id alone names the VNet's subscription: another subscription fails whatever the VNet holds.
+        named = subscription_of(compute.subnet_id)
+        workspace = compute.workspace
+        if named and isinstance(workspace, Workspace) and workspace.subscription_id \
+                and named.lower() != workspace.subscription_id.lower():
+            return failed(compute, f"the cluster's subnet is in subscription {named}, not the workspace's "
+                                   f"{workspace.subscription_id} (the VNet itself could not be checked: "
+                                   f"{subnet.reason if isinstance(subnet, Gap) else 'unknown'})",
+                          subnet_id=compute.subnet_id, vnet_subscription=named,
+                          workspace_subscription=workspace.subscription_id)
         return error(compute, subnet or "the cluster's subnet is unknown", subnet_id=compute.subnet_id)
     vnet = subnet.vnet
     if vnet is None:

@@ -803,21 +803,15 @@ def aks_scoring_inbound(estate: Estate, settings: Settings) -> Iterator[Verdict]
 
 
 def _scoring_port(compute: Compute) -> tuple[int, str | None] | Unknown:
+    """443 when sslConfiguration.status is Enabled or Auto, else 80 (the row's words: a missing
+    sslConfiguration or status, Disabled, or any other value all mean 80)."""
     if not isinstance(compute.properties.get("properties"), dict):
         return Unknown("the compute's properties.properties were not returned, so its SSL setting is unknown")
     ssl = compute.compute_properties.get("sslConfiguration")
-    if ssl is None:
-        return 80, None
     status = ssl.get("status") if isinstance(ssl, dict) else None
-    if not isinstance(status, str):
-        return Unknown(f"sslConfiguration has no status ({ssl!r}), so the scoring port is unknown")
-    word = status.strip().lower()
-    if word in ("enabled", "auto"):
+    if isinstance(status, str) and status.strip().lower() in ("enabled", "auto"):
         return 443, status
-    if word == "disabled":
-        return 80, status
-    return Unknown(f"sslConfiguration.status is {status!r} (expected Enabled, Auto or Disabled), so the scoring port is "
-                   "unknown")
+    return 80, status if isinstance(status, str) else None
 
 
 def _scoring_verdict(ctx: FlowContext, memo: AnswerMemo[Verdict], compute: Compute) -> Verdict:

@@ -37,6 +37,7 @@ from auditor.snapshot import load_snapshot
 from benchmarks.estate_gen import generate
 from tests.standin import StandIn
 from tests.standin.fixtures import StartStandIn, arm_standin, standin_ca  # noqa: F401 - fixtures
+from tests.standin.sample_estate import hdinsight_cluster
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO_FILE = ROOT / "fixtures" / "demo.json.gz"
@@ -252,6 +253,37 @@ def test_workspace_scope_audits_that_workspace_only(case: str, arm_standin: Star
     assert all(finding == whole[key] for key, finding in live.by_subject().items() if key[1] in own_computes)
     # Nothing of the other workspaces was even read.
     assert standin.count("GET", r"/computes$") == standin.count("GET", re.escape(chosen["id"]) + "/computes$") > 0
+    assert_only_gets(standin)
+
+
+def demo_with_hdinsight() -> tuple[dict[str, Any], str]:
+    """The demo with an HDInsight cluster in vnet-retail-eus/snet-legacy-apps attached to mlw-retail-forecast;
+    also returns the compute's id."""
+    estate = demo_estate()
+    vnet = resource(estate, "vnet-retail-eus", "Microsoft.Network/virtualNetworks")
+    [subnet] = [s for s in vnet["properties"]["subnets"] if s["name"] == "snet-legacy-apps"]
+    workspace = resource(estate, "mlw-retail-forecast", "Microsoft.MachineLearningServices/workspaces")
+    group = workspace["id"].split("/providers/")[0]
+    cluster = hdinsight_cluster(f"{group}/providers/Microsoft.HDInsight/clusters/hdi-retail", subnet, location="East US")
+    compute = {"id": f"{workspace['id']}/computes/spark-legacy", "name": "spark-legacy",
+               "type": "Microsoft.MachineLearningServices/workspaces/computes", "location": workspace["location"],
+               "properties": {"computeType": "HDInsight", "provisioningState": "Succeeded", "isAttachedCompute": True,
+                              "resourceId": cluster["id"],
+                              "properties": {"sshPort": 22, "address": "hdi-retail-ssh.azurehdinsight.net"}}}
+    estate["resources"] += [cluster, compute]
+    return estate, compute["id"]
+
+
+def test_live_scan_of_an_hdinsight_compute_finds_what_the_offline_scan_finds(arm_standin: StartStandIn, tmp_path: Path,
+                                                                            tmp_path_factory: pytest.TempPathFactory) -> None:
+    estate, compute_id = demo_with_hdinsight()
+    expected = scan_offline(estate, tmp_path_factory)
+    # Judged on its cluster's subnet (the compute keeps the SSH host name, not an address).
+    assert [f[2] for f in expected.findings if id_key(f[1]) == id_key(compute_id)] not in ([], ["error"])
+    standin = arm_standin(estate, page_size=2)
+
+    assert scan_live(standin, tmp_path) == expected
+    assert standin.count("GET", r"/Microsoft\.HDInsight/clusters/hdi-retail$") == 1
     assert_only_gets(standin)
 
 

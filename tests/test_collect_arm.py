@@ -29,7 +29,7 @@ def standin(arm_standin: StartStandIn, estate: SampleEstate) -> StandIn:
 @pytest.fixture
 def reader(standin: StandIn) -> Iterator[ArmReader]:
     with ArmReader(standin.url, f"{standin.url}/.default", AzureCliCredential(), max_retries=0,
-                   retry_backoff=0.0, retry_backoff_max=0.0) as arm:
+                   retry_backoff=0.0, retry_backoff_max=0.0, connect_timeout=10.0, read_timeout=10.0) as arm:
         yield arm
 
 

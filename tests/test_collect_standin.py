@@ -13,7 +13,7 @@ from azure.identity import AzureCliCredential, DefaultAzureCredential
 
 from tests.standin import StandIn
 from tests.standin.fixtures import StartStandIn, arm_standin, standin_ca  # noqa: F401 - fixtures
-from tests.standin.sample_estate import SUB_A, SUB_B, SampleEstate, sample_estate
+from tests.standin.sample_estate import SUB_A, SUB_B, SampleEstate, sample_estate, sample_estate_with_hdinsight
 
 API = {"api-version": "2024-03-01"}
 
@@ -79,6 +79,33 @@ def test_subscription_lists_hold_only_that_subscriptions_top_level_resources(arm
     assert [v["name"] for v in vnets_b] == ["vnet-b"]
     subscriptions = _all_pages(standin, "/subscriptions")
     assert [s["id"] for s in subscriptions] == [f"/subscriptions/{SUB_A}", f"/subscriptions/{SUB_B}"]
+
+
+def test_hdinsight_clusters_are_served_by_id_and_listed(arm_standin: StartStandIn) -> None:
+    estate = sample_estate_with_hdinsight()
+    standin = arm_standin(estate.document)
+    cluster_id = estate.ids["hdi_cluster"]
+    hdinsight = {"api-version": "2021-06-01"}
+    response = _get(standin, cluster_id.replace("Microsoft.HDInsight", "microsoft.hdinsight"), params=hdinsight)
+    assert response.status_code == 200 and response.json() == estate.resource("hdi_cluster")
+    for collection in (f"/subscriptions/{SUB_B}/providers/Microsoft.HDInsight/clusters",
+                       cluster_id.rsplit("/", 1)[0]):
+        listed = _get(standin, collection, params=hdinsight)
+        assert listed.status_code == 200 and [c["id"] for c in listed.json()["value"]] == [cluster_id]
+    assert _get(standin, f"/subscriptions/{SUB_A}/providers/Microsoft.HDInsight/clusters", params=hdinsight).json() == {
+        "value": []}
+
+
+def test_hang_holds_the_answer_then_sends_it(arm_standin: StartStandIn, estate: SampleEstate) -> None:
+    standin = arm_standin(estate.document)
+    standin.hang("kv-ml-prod$", seconds=0.5, times=1)
+    standin.hang("kv-ml-dev$", seconds=30.0)
+    late = _get(standin, estate.ids["kv_prod"])  # the client waits (10 s timeout) and gets the normal answer
+    assert late.status_code == 200 and late.json() == estate.resource("kv_prod")
+    with pytest.raises(requests.exceptions.ReadTimeout):
+        requests.get(standin.url + estate.ids["dev_vault"], params=API, headers={"Authorization": f"Bearer {standin.token}"},
+                     verify=os.environ["REQUESTS_CA_BUNDLE"], timeout=(10, 0.3))
+    assert standin.count("GET", "kv-ml-dev$") == 1  # it was received, just never answered
 
 
 def test_locks_are_listed_at_and_below_a_scope(arm_standin: StartStandIn, estate: SampleEstate) -> None:

@@ -23,5 +23,8 @@ API_VERSIONS: dict[str, str] = {
     "microsoft.keyvault/vaults": "2023-07-01",
     "microsoft.compute/virtualmachines": "2024-07-01",
     "microsoft.containerservice/managedclusters": "2024-07-01",
+    # No example of this type in shared/azure-samples; the shape is that of the REST specs' example
+    # GetLinuxHadoopCluster (2021-06-01). The graph reads computeProfile.roles[].virtualNetworkProfile.subnet.
+    "microsoft.hdinsight/clusters": "2021-06-01",
     "microsoft.authorization/locks": "2020-05-01",
 }

@@ -20,7 +20,14 @@ from typing import Any
 from urllib.parse import parse_qsl, quote, urlsplit
 
 import orjson
-from azure.core.exceptions import ClientAuthenticationError, DecodeError, ServiceRequestError, ServiceResponseError
+from azure.core.exceptions import (
+    ClientAuthenticationError,
+    DecodeError,
+    ServiceRequestError,
+    ServiceRequestTimeoutError,
+    ServiceResponseError,
+    ServiceResponseTimeoutError,
+)
 from azure.core.rest import HttpRequest, HttpResponse
 from azure.mgmt.compute import ComputeManagementClient
 from azure.mgmt.containerservice import ContainerServiceClient
@@ -47,6 +54,14 @@ _CLIENTS: dict[str, Callable[..., Any]] = {
     "microsoft.compute": ComputeManagementClient,
     "microsoft.containerservice": ContainerServiceClient,
     "microsoft.authorization": ManagementLockClient,
+}
+# Providers read here without an SDK of their own (installing one for a single GET would add a
+# dependency and its model code for nothing): their reads go through the pipeline of the client
+# named here. Every client's pipeline carries the same azure-mgmt-core policies, and `send_request`
+# takes any URL on the endpoint, so the borrowed client changes nothing in the request but the
+# user agent. Microsoft.Resources' client is the one not tied to any one resource provider.
+_BORROWED_CLIENTS: dict[str, str] = {
+    "microsoft.hdinsight": "microsoft.resources",
 }
 _TAKES_NO_SUBSCRIPTION = {SubscriptionClient}
 # The SDK clients want a subscription id at construction for their typed operations; every
@@ -86,10 +101,17 @@ class ArmReader:
     """
 
     def __init__(self, endpoint: str, credential_scope: str, credential: Any, *,
-                 max_retries: int, retry_backoff: float, retry_backoff_max: float) -> None:
+                 max_retries: int, retry_backoff: float, retry_backoff_max: float,
+                 connect_timeout: float, read_timeout: float) -> None:
         self.endpoint = endpoint.rstrip("/")
         self._credential = SharedTokenCredential(credential)
+        self._connect_timeout = connect_timeout
+        self._read_timeout = read_timeout
         self._client_settings: dict[str, Any] = {
+            # Passed on to each client's RequestsTransport (azure-core's ConnectionConfiguration); they
+            # bound every attempt, retries included. The connect timeout covers the TLS handshake too.
+            "connection_timeout": connect_timeout,
+            "read_timeout": read_timeout,
             "base_url": self.endpoint,
             "credential_scopes": [credential_scope],
             "per_retry_policies": [ReadOnlyPolicy(self.endpoint)],
@@ -126,6 +148,9 @@ class ArmReader:
             raise _refusal(exc) from None
         except ClientAuthenticationError as exc:
             raise CollectError(f"cannot get a token for {self.endpoint}: {_first_line(exc)}") from exc
+        except ServiceRequestTimeoutError as exc:
+            # urllib3's own text here is the repr of a connection object; the timeout says it all.
+            raise CollectError(f"cannot reach {self.endpoint}: no connection within {self._connect_timeout:g} s") from exc
         except ServiceRequestError as exc:
             raise CollectError(f"cannot reach {self.endpoint}: {_first_line(exc)}") from exc
         except DecodeError as exc:
@@ -133,6 +158,12 @@ class ArmReader:
             # send_request today); should it raise on a broken body, that is still the service's fault.
             status = exc.response.status_code if exc.response is not None else None
             raise ArmReadError(status, "MalformedResponse", f"response body is not valid JSON ({_first_line(exc)})") from None
+        except ServiceResponseTimeoutError:
+            # Connected, and then silence on the last attempt: the request went unanswered, or the TLS
+            # handshake stalled (urllib3 reports that as a read timeout, held to the connect timeout).
+            # Resource Manager was reachable, so this read is lost, not the collection: an error entry.
+            raise ArmReadError(None, "ServiceResponseTimeoutError", f"no answer within the timeouts "
+                               f"(connect {self._connect_timeout:g} s, read {self._read_timeout:g} s)") from None
         except ServiceResponseError as exc:
             raise ArmReadError(None, type(exc).__name__, _first_line(exc)) from None
         _LOG.debug("GET %s -> %s", urlsplit(url).path, response.status_code)
@@ -166,6 +197,7 @@ class ArmReader:
     def client(self, namespace: str) -> Any:
         """The SDK client whose pipeline carries reads for a provider namespace (made on first use)."""
         key = namespace.lower()
+        key = _BORROWED_CLIENTS.get(key, key)
         with self._clients_lock:
             client = self._clients.get(key)
             if client is None:

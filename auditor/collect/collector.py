@@ -35,7 +35,8 @@ def collect(options: CollectOptions, credential: TokenCredential | None = None) 
         credential = DefaultAzureCredential(**authority)
     try:
         with ArmReader(endpoint, options.credential_scope(endpoint), credential, max_retries=options.max_retries,
-                       retry_backoff=options.retry_backoff, retry_backoff_max=options.retry_backoff_max) as arm, \
+                       retry_backoff=options.retry_backoff, retry_backoff_max=options.retry_backoff_max,
+                       connect_timeout=options.connect_timeout, read_timeout=options.read_timeout) as arm, \
                 Scheduler(options.concurrency, options.progress) as scheduler:
             crawl = Crawl(arm, scheduler, WorkspaceFilter(options.workspaces))
             crawl.start(options.subscriptions)

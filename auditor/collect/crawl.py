@@ -3,6 +3,7 @@
 subscriptions ─► workspaces (list per subscription, filtered) ─┬► computes (child list per workspace)
                                                                ├► storage account, key vault (by id, any subscription)
 computes ─► AmlCompute subnet / VM ─► NIC ─► subnet / AKS cluster ─► agent pool subnet
+           / HDInsight cluster ─► its roles' subnet
 subnet ─► its VNet, the subnet's NSG and route table, a NIC's NSG
           (listed once per subscription and type, the first time one is needed; by id if the list fails)
 VNet hosting compute ─► network usages (subscription, region), service tags (region),
@@ -394,6 +395,8 @@ class Crawl:
             aks_subnet_id = _dig(settings, "aksNetworkingConfiguration", "subnetId")
             if isinstance(aks_subnet_id, str):
                 self._need_subnet(aks_subnet_id)
+        elif compute_type == "hdinsight" and target is not None:
+            self._then(self._get_resource(target), self._on_hdinsight_cluster)
 
     def _on_virtual_machine(self, vm: dict[str, Any] | None) -> None:
         for reference in _dicts(_dig(vm, "properties", "networkProfile", "networkInterfaces")):
@@ -413,6 +416,14 @@ class Crawl:
     def _on_managed_cluster(self, cluster: dict[str, Any] | None) -> None:
         for pool in _dicts(_dig(cluster, "properties", "agentPoolProfiles")):
             subnet_id = pool.get("vnetSubnetID")
+            if isinstance(subnet_id, str):
+                self._need_subnet(subnet_id)
+
+    def _on_hdinsight_cluster(self, cluster: dict[str, Any] | None) -> None:
+        # Every role (head, worker, ZooKeeper nodes) names its subnet; they normally share one, and
+        # each subnet is read once however many roles name it.
+        for role in _dicts(_dig(cluster, "properties", "computeProfile", "roles")):
+            subnet_id = _dig(role, "virtualNetworkProfile", "subnet")
             if isinstance(subnet_id, str):
                 self._need_subnet(subnet_id)
 

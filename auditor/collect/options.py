@@ -30,6 +30,9 @@ class CollectOptions:
 
     `max_retries`, `retry_backoff` and `retry_backoff_max` bound azure-core's retry policy
     (429 and 5xx answers are retried; a `Retry-After` header sets the wait instead of the backoff).
+    `connect_timeout` bounds opening a connection (TCP and TLS); `read_timeout` bounds each wait for
+    bytes of an answer. Both apply per attempt, so one read that never answers ends after at most
+    (max_retries + 1) x (connect_timeout + read_timeout) plus the backoff waits (see docs/collect.md).
     """
 
     subscriptions: tuple[str, ...] = ()  # empty: every subscription the identity can list
@@ -41,6 +44,11 @@ class CollectOptions:
     max_retries: int = 5
     retry_backoff: float = 0.8
     retry_backoff_max: float = 60.0
+    # azure-core's defaults are 300 s each: a call that hangs would hold a worker for half an hour
+    # across six attempts. Resource Manager answers these reads in well under a second (a region's
+    # service tags, a few MB, start arriving as quickly); a read silent for a minute is not coming.
+    connect_timeout: float = 10.0
+    read_timeout: float = 60.0
 
     def __post_init__(self) -> None:
         # Accept any iterable from callers (lists from click or a config file) but keep tuples.
@@ -52,6 +60,11 @@ class CollectOptions:
             raise ValueError(f"concurrency must be at least 1, not {self.concurrency}")
         if self.max_retries < 0:
             raise ValueError(f"max_retries must not be negative, not {self.max_retries}")
+        for name in ("connect_timeout", "read_timeout"):
+            seconds = getattr(self, name)
+            # NaN and infinity included: requests would wait forever on either.
+            if not isinstance(seconds, (int, float)) or not 0 < seconds < float("inf"):
+                raise ValueError(f"{name} must be a positive number of seconds, not {seconds!r}")
         for subscription in self.subscriptions:
             if not _SUBSCRIPTION_ID.match(subscription):
                 raise ValueError(f"subscription {subscription!r} is not a subscription id")

@@ -4,11 +4,16 @@ Resource Manager does not return these on GET for the api-versions we pin (it re
 them null or leaves them out), so normally nothing is removed. Should a service ever
 echo one, the field is dropped and the snapshot says which one in `redacted`, so the
 change is visible rather than silent. Everything else is kept exactly as returned.
+
+A path step `EACH` stands for every item of a list (an HDInsight cluster's roles); the
+`redacted` entry names the item by index, e.g. `properties.computeProfile.roles[1]....`.
 """
 
 from __future__ import annotations
 
 from typing import Any
+
+EACH = "[]"
 
 SECRET_PATHS: dict[str, tuple[tuple[str, ...], ...]] = {
     "microsoft.machinelearningservices/workspaces/computes": (
@@ -26,6 +31,16 @@ SECRET_PATHS: dict[str, tuple[tuple[str, ...], ...]] = {
         ("properties", "osProfile", "adminPassword"),
         ("properties", "osProfile", "customData"),
     ),
+    # The write-only fields of a cluster create request (api-version 2021-06-01), should a GET echo them.
+    "microsoft.hdinsight/clusters": (
+        ("properties", "computeProfile", "roles", EACH, "osProfile", "linuxOperatingSystemProfile", "password"),
+        # Ambari, Hive and Oozie database logins and the gateway (restAuthCredential) password live
+        # here as free-form key/value blobs: the whole object goes, no key in it is safe to keep by name.
+        ("properties", "clusterDefinition", "configurations"),
+        ("properties", "storageProfile", "storageaccounts", EACH, "key"),
+        ("properties", "storageProfile", "storageaccounts", EACH, "saskey"),
+        ("properties", "securityProfile", "domainUserPassword"),
+    ),
 }
 
 
@@ -34,12 +49,25 @@ def drop_secrets(resource: dict[str, Any]) -> list[str]:
     resource_type = resource.get("type")
     if not isinstance(resource_type, str):
         return []
-    dropped = []
+    dropped: list[str] = []
     for path in SECRET_PATHS.get(resource_type.lower(), ()):
-        parent: Any = resource
-        for key in path[:-1]:
-            parent = parent.get(key) if isinstance(parent, dict) else None
-        if isinstance(parent, dict) and parent.get(path[-1]) not in (None, ""):
-            del parent[path[-1]]
-            dropped.append(".".join(path))
+        dropped.extend(_drop(resource, path, ""))
     return dropped
+
+
+def _drop(value: Any, path: tuple[str, ...], where: str) -> list[str]:
+    """Remove the field at `path` below `value` (`where` names `value`); return the dotted paths removed."""
+    step, rest = path[0], path[1:]
+    if step == EACH:
+        if not isinstance(value, list):
+            return []
+        return [dropped for index, item in enumerate(value) for dropped in _drop(item, rest, f"{where}[{index}]")]
+    if not isinstance(value, dict):
+        return []
+    here = f"{where}.{step}" if where else step
+    if rest:
+        return _drop(value.get(step), rest, here)
+    if value.get(step) in (None, "", {}):
+        return []
+    del value[step]
+    return [here]

@@ -161,15 +161,32 @@ class _Builder:
         self.estate = Estate(snapshot=snapshot)
         self.errors = ErrorIndex(snapshot.errors)
         self.by_type: dict[str, list[dict[str, Any]]] = {}
-        seen: set[str] = set()
+        first_copy: dict[str, dict[str, Any]] = {}
+        # Ids whose copies disagree: which one is true is unknown, so the resource is a gap.
+        self.conflicting: set[str] = set()
         for resource in snapshot.resources:
             # Azure ids compare case-insensitively: a resource listed twice (say, once from a list
-            # and once by id, in another case) is one resource; the first copy is kept.
+            # and once by id, in another case) is one resource.
             key = id_key(resource["id"])
-            if key in seen:
+            earlier = first_copy.get(key)
+            if earlier is not None:
+                if _without_id(earlier) != _without_id(resource):
+                    self.conflicting.add(key)
                 continue
-            seen.add(key)
+            first_copy[key] = resource
             self.by_type.setdefault(resource["type"].lower(), []).append(resource)
+        # A referenced resource with disagreeing copies becomes a gap (its checks say error).
+        # Workspaces and computes are subjects, not references: dropping them would silently drop
+        # their findings, so the first copy stays and the conflict is listed as a coverage gap.
+        for key in sorted(self.conflicting):
+            resource = first_copy[key]
+            if resource["type"].lower() in (T_WORKSPACE, T_COMPUTE):
+                self.conflicting.discard(key)
+                self.estate.gaps.append(Gap(resource["id"], resource["type"], "the snapshot holds two different "
+                                            "copies of it; the first was audited"))
+        if self.conflicting:
+            for type_key, resources in self.by_type.items():
+                self.by_type[type_key] = [r for r in resources if id_key(r["id"]) not in self.conflicting]
         # Snapshot order is an accident of the client that collected it; ordering by id makes
         # findings and their messages the same whichever ARM client wrote the snapshot.
         for resources in self.by_type.values():
@@ -178,7 +195,9 @@ class _Builder:
     # -- gaps ---------------------------------------------------------------------------
 
     def gap(self, ref_id: str, kind: str) -> Gap:
-        if not looks_like_arm_id(ref_id):
+        if id_key(ref_id) in self.conflicting:
+            g = Gap(ref_id, kind, "the snapshot holds two different copies of it, so which is current is unknown")
+        elif not looks_like_arm_id(ref_id):
             g = Gap(ref_id, kind, f"{ref_id!r} is not an ARM resource id")
         else:
             error = self.errors.explain(ref_id)
@@ -558,6 +577,11 @@ class _Builder:
                 raw=entry.model_dump(),
             )
             self.estate.locks.setdefault(id_key(scope), []).append(lock)
+
+
+def _without_id(resource: dict[str, Any]) -> dict[str, Any]:
+    """A resource's body for comparing two copies (the id's spelling may differ)."""
+    return {k: v for k, v in resource.items() if k != "id"}
 
 
 def _as_str(value: Any) -> str | None:

@@ -157,6 +157,22 @@ class CompiledRouteTable:
             return
         for raw in routes:
             self._add_user_route(raw, tags)
+        self._flag_duplicate_prefixes()
+
+    def _flag_duplicate_prefixes(self) -> None:
+        """ARM refuses two routes for one prefix; a snapshot holding them cannot say which applies."""
+        seen: dict[tuple[int, int, int], RouteRef] = {}
+        for family_index, family_entries in enumerate(self._entries):
+            for _, rank, _, lo, hi, route in family_entries:
+                if rank != _RANK_USER_PREFIX:
+                    continue
+                earlier = seen.setdefault((family_index, lo, hi), route)
+                if earlier is not route:
+                    self._problem(
+                        INVALID_VALUE, route.name, route.address_prefix,
+                        f"routes {earlier.name} and {route.name} both name {route.address_prefix}; "
+                        "Azure allows one route per prefix, so which one applies is unknown",
+                    )
 
     def _add_user_route(self, raw: Any, tags: ServiceTagIndex | None) -> None:
         name = raw.get("name") if isinstance(raw, Mapping) and isinstance(raw.get("name"), str) else "(unnamed route)"

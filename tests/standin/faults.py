@@ -11,8 +11,8 @@ from typing import Any
 @dataclass
 class Fault:
     """Answer requests whose path matches `pattern` with `status` (or a malformed body when `malformed`,
-    a redirect to `location` + the request's path and query when `location` is set, or no answer at
-    all, the connection closed, when `drop`).
+    a redirect to `location` + the request's path and query when `location` is set, no answer at
+    all, the connection closed, when `drop`, or the normal answer only after `hold` seconds of silence).
 
     `after` matching requests are served normally first (so page 2 of a list can fail while page 1
     does not: pages share their path); then `times` of them get the fault (None: all the rest).
@@ -29,6 +29,7 @@ class Fault:
     after: int = 0
     location: str | None = None
     drop: bool = False  # close the connection without answering
+    hold: float | None = None  # keep the connection open and silent this long, then answer normally
     seen: int = 0
     applied: int = 0
 

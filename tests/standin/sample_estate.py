@@ -14,6 +14,12 @@ shared storage account, another workspace and a VNet no compute uses:
                     ReadOnly on rg-ml-dev (covers no VNet)
     B  rg-data      stmlshared
        rg-b         mlw-b: storage stb, key vault kv-b (no computes); vnet-b (no compute)
+
+`sample_estate_with_hdinsight()` adds, in subscription B (whose network nothing else needs):
+
+    B  rg-hdi       vnet-hdi (westus): subnet hdi (nsg-hdi: SSH from AzureMachineLearning, rt-hdi);
+                    hdi-spark, an HDInsight cluster whose roles sit in hdi; CanNotDelete lock on vnet-hdi
+       rg-b         mlw-b gains spark (HDInsight compute -> hdi-spark); network usages for westus
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ import copy
 from dataclasses import dataclass
 from typing import Any
 
-from tests.estates import OTHER_SUB, SUB, EstateBuilder
+from tests.estates import OTHER_SUB, SUB, EstateBuilder, rid, security_rule
 
 SUB_A = SUB
 SUB_B = OTHER_SUB
@@ -117,3 +123,60 @@ def sample_estate() -> SampleEstate:
         ids[compute] = f"{prod['id']}/computes/{compute}"
     ids["dev-cluster"] = f"{dev['id']}/computes/dev-cluster"
     return SampleEstate(copy.deepcopy(document), ids)
+
+
+def hdinsight_cluster(resource_id: str, subnet: dict[str, Any], location: str = "West US") -> dict[str, Any]:
+    """A Microsoft.HDInsight/clusters GET body (api-version 2021-06-01), shaped like the REST specs'
+    GetLinuxHadoopCluster example (display-name location, no secrets) with every role in `subnet`."""
+    network = {"id": subnet["id"].split("/subnets/")[0], "subnet": subnet["id"]}
+    roles = [{"name": role, "targetInstanceCount": count, "hardwareProfile": {"vmSize": size},
+              "osProfile": {"linuxOperatingSystemProfile": {"username": "sshuser"}},
+              "virtualNetworkProfile": dict(network)}
+             for role, count, size in (("headnode", 2, "Standard_E8_V3"), ("workernode", 4, "Standard_E8_V3"),
+                                       ("zookeepernode", 3, "Standard_A2_V2"))]
+    name = resource_id.rsplit("/", 1)[1]
+    return {
+        "id": resource_id, "name": name, "type": "Microsoft.HDInsight/clusters", "location": location,
+        "etag": "f0212a39-b827-45e0-9ffa-4f5232e58851", "tags": {},
+        "properties": {
+            "clusterVersion": "5.1.3000.0", "osType": "Linux", "tier": "Standard",
+            "clusterDefinition": {"blueprint": "https://blueprints.azurehdinsight.net/spark-5.1.3000.0.json",
+                                  "kind": "SPARK", "componentVersion": {"Spark": "3.3"}},
+            "computeProfile": {"roles": roles},
+            "provisioningState": "Succeeded", "clusterState": "Running", "createdDate": "2026-01-05T10:00:00.000",
+            "quotaInfo": {"coresUsed": 78},
+            "connectivityEndpoints": [
+                {"name": "SSH", "protocol": "TCP", "location": f"{name}-ssh.azurehdinsight.net", "port": 22},
+                {"name": "HTTPS", "protocol": "TCP", "location": f"{name}.azurehdinsight.net", "port": 443},
+            ],
+        },
+    }
+
+
+def sample_estate_with_hdinsight() -> SampleEstate:
+    """The sample estate plus an attached HDInsight cluster in subscription B (see the module docstring)."""
+    estate = sample_estate()
+    b = EstateBuilder(location="westus", subscription=SUB_B)
+    vnet = b.vnet("vnet-hdi", ["10.30.0.0/16"], rg="rg-hdi")
+    ssh_from_aml = security_rule("AllowAzureMachineLearningSsh", 100, "Inbound", "Allow", "Tcp",
+                                 "AzureMachineLearning", "*", "22")
+    nsg = b.nsg("nsg-hdi", [ssh_from_aml], rg="rg-hdi")
+    route_table = b.route_table("rt-hdi", [("to-internet", "0.0.0.0/0", "Internet")], rg="rg-hdi")
+    subnet = b.subnet(vnet, "hdi", "10.30.1.0/24", nsg=nsg, route_table=route_table)
+    cluster = hdinsight_cluster(rid("Microsoft.HDInsight/clusters", "hdi-spark", "rg-hdi", SUB_B), subnet)
+    b.resources.append(cluster)
+    workspace = estate.resource("workspace_b")
+    # Azure Machine Learning keeps the address it was attached with: here the head node's private IP.
+    compute = {"id": f"{workspace['id']}/computes/spark", "name": "spark",
+               "type": "Microsoft.MachineLearningServices/workspaces/computes", "location": workspace["location"],
+               "properties": {"computeType": "HDInsight", "provisioningState": "Succeeded", "isAttachedCompute": True,
+                              "resourceId": cluster["id"], "properties": {"sshPort": 22, "address": "10.30.1.5"}}}
+    b.resources.append(compute)
+    b.network_usages("westus")
+    b.lock(vnet["id"], "CanNotDelete", "hdi-vnet-keep")
+    part = b.document()
+    for key in ("resources", "usages", "locks"):
+        estate.document[key] += part[key]
+    estate.ids.update({"vnet_hdi": vnet["id"], "nsg_hdi": nsg["id"], "rt_hdi": route_table["id"],
+                       "hdi_subnet": subnet["id"], "hdi_cluster": cluster["id"], "spark": compute["id"]})
+    return estate

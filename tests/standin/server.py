@@ -53,6 +53,8 @@ class StandIn:
             if error.get("status"):
                 self.fail(f"^{re.escape(scope.split('?', 1)[0].rstrip('/'))}$", error["status"], code=error.get("code"),
                           message=error.get("message"))
+        # Set by stop(): requests held by `hang` end then instead of outliving the stand-in.
+        self._released = threading.Event()
         self._requests: list[RecordedRequest] = []
         self._requests_lock = threading.Lock()
         self._server: _TlsServer | None = None
@@ -61,6 +63,7 @@ class StandIn:
     # -- lifecycle ------------------------------------------------------------------------------
 
     def start(self) -> StandIn:
+        self._released.clear()
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         self.ca.issue_cert("127.0.0.1", "localhost").configure_cert(context)
         self._server = _TlsServer(("127.0.0.1", 0), _Handler, context, self)
@@ -71,6 +74,7 @@ class StandIn:
         return self
 
     def stop(self) -> None:
+        self._released.set()
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
@@ -110,6 +114,12 @@ class StandIn:
     def drop(self, path_pattern: str, *, times: int | None = None) -> None:
         """Close the connection of matching requests without answering (a reset mid-request)."""
         self.plan.add_fault(Fault(compile_pattern(path_pattern), times=times, drop=True))
+
+    def hang(self, path_pattern: str, *, seconds: float = 10.0, times: int | None = None, after: int = 0) -> None:
+        """Hold matching requests (after `after` normal answers): read them, then send nothing for `seconds`
+        (a service that accepted the call and went quiet), then answer normally. A client without a working
+        read timeout therefore gets its answer late and notices nothing, which a test can tell from a timeout."""
+        self.plan.add_fault(Fault(compile_pattern(path_pattern), times=times, after=after, hold=seconds))
 
     def redirect(self, path_pattern: str, base_url: str, *, status: int = 307, times: int | None = None) -> None:
         """Answer matching paths with a redirect to the same path and query at `base_url` (another host)."""
@@ -165,6 +175,9 @@ class StandIn:
             _send(handler, 400, _error("MissingApiVersionParameter", "The api-version query parameter is required."))
             return
         fault = self.plan.fault_for(path)
+        if fault is not None and fault.hold is not None:
+            self._released.wait(fault.hold)
+            fault = None  # then the normal answer (to a client that may have given up and closed)
         if fault is not None and fault.drop:
             handler.close_connection = True
             return
