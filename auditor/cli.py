@@ -72,6 +72,8 @@ def _collect(config: RunConfig, subscriptions: tuple[str, ...], workspaces: tupl
         arm_endpoint=arm_endpoint or config.arm_endpoint,
         cloud=cloud or config.cloud or "AzureCloud",
         concurrency=concurrency or config.concurrency or 8,
+        **{key: value for key in ("connect_timeout", "read_timeout")
+           if (value := getattr(config, key)) is not None},
     )
     try:
         return collect(options)

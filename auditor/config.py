@@ -6,6 +6,8 @@ format = ["json", "html"]     # report formats written to --out
 out = "amlaudit-out"
 planned_new_clusters = 2      # compute-network-quota
 concurrency = 8               # live collection: concurrent Resource Manager calls
+connect_timeout = 10          # seconds to connect to Resource Manager (no connection: the run stops, exit 2)
+read_timeout = 60             # seconds to wait for an answer (no answer: that read becomes a collection error)
 subscriptions = ["..."]
 workspaces = ["rg/name"]
 arm_endpoint = "https://management.azure.com"
@@ -36,6 +38,8 @@ class RunConfig(BaseModel):
     out: str | None = None
     planned_new_clusters: int | None = Field(default=None, ge=0)
     concurrency: int | None = Field(default=None, ge=1, le=64)
+    connect_timeout: float | None = Field(default=None, gt=0, le=600)
+    read_timeout: float | None = Field(default=None, gt=0, le=3600)
     subscriptions: list[str] | None = None
     workspaces: list[str] | None = None
     arm_endpoint: str | None = None

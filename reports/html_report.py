@@ -236,7 +236,7 @@ def group_findings(checks: Iterable[Check], findings: Iterable[Finding]) -> list
     groups: dict[str, CheckGroup] = {}
     for check in checks:
         groups.setdefault(check.id, CheckGroup(
-            anchor=f"check-{len(groups) + 1}", check_id=check.id, title=check.title, severity=check.severity,
+            anchor=f"check-{check.id}", check_id=check.id, title=check.title, severity=check.severity,
             severity_class=_severity_class(check.severity), catalog=check, reference=_check_reference(check),
         ))
     buckets: dict[str, dict[str, list[FindingView]]] = {key: {} for key in groups}
