@@ -68,7 +68,7 @@ from auditor.flowquery import (
 from auditor.graph.estate import Estate
 from auditor.graph.model import Compute, Gap, NetworkInterface
 from auditor.ids import id_key
-from auditor.netpolicy import AddressSet, CompiledNsg, Endpoint, PortSet, Question, RouteVerdict, describe
+from auditor.netpolicy import AddressSet, CompiledNsg, PortSet, Question, RouteVerdict, describe
 from auditor.subjects import aks_computes, aml_computes, unlisted_compute_errors
 
 BATCH_PORTS = PortSet.parse("29876-29877")
@@ -283,28 +283,28 @@ def _outbound_verdict(ctx: FlowContext, memo: AnswerMemo[Verdict], compute: Comp
     return _for(compute, memo.get(key, lambda: judge(ctx, site)))
 
 
-def _outbound_source(ctx: FlowContext, site: FlowSite) -> tuple[Endpoint, bool, dict[str, Any]] | Unknown:
-    """(source, whether the NIC NSG is in the path, evidence) of the compute's outbound flows."""
-    if site.compute.kind == "VirtualMachine":
-        return site.subnet_endpoint, True, {"source": "the compute subnet (as the catalog row says), through the VM's NIC NSG"}
-    return site.subnet_endpoint, False, {"source": "the compute subnet", "nic_nsgs": BATCH_NIC_NSGS}
+def _outbound_path(ctx: FlowContext, site: FlowSite, evidence: dict[str, Any]) -> Levels | Unknown:
+    """The NSGs the compute subnet's outbound flows cross: a VM's NIC NSG, then the subnet NSG."""
+    with_nic = site.compute.kind == "VirtualMachine"
+    if with_nic:
+        evidence["source"] = "the compute subnet (as the catalog row says), through the VM's NIC NSG"
+    else:
+        evidence.update(source="the compute subnet", nic_nsgs=BATCH_NIC_NSGS)
+    path = _nsgs_in_path(ctx, site, with_nic)
+    if isinstance(path, Unknown):
+        return path
+    subnet_nsg, nic_nsg, path_evidence = path
+    evidence.update(path_evidence)
+    return _outbound_levels(subnet_nsg, nic_nsg, with_nic)
 
 
 def _outbound_vnet(ctx: FlowContext, site: FlowSite) -> Verdict:
     evidence: dict[str, Any] = site.evidence(spaces=True)
-    source = _outbound_source(ctx, site)
-    if isinstance(source, Unknown):
-        return source.verdict("", **evidence)
-    src, with_nic, source_evidence = source
-    evidence.update(source_evidence)
-    path = _nsgs_in_path(ctx, site, with_nic)
-    if isinstance(path, Unknown):
-        return path.verdict("", **evidence)
-    subnet_nsg, nic_nsg, path_evidence = path
-    evidence.update(path_evidence)
-    flow = outbound(src, site.vnet_endpoint, TCP_AND_UDP, ALL_PORTS)
-    return _required_flow(ctx.ask(flow, _outbound_levels(subnet_nsg, nic_nsg, with_nic), Question.ALL_ALLOWED),
-                          evidence)
+    levels = _outbound_path(ctx, site, evidence)
+    if isinstance(levels, Unknown):
+        return levels.verdict("", **evidence)
+    flow = outbound(site.subnet_endpoint, site.vnet_endpoint, TCP_AND_UDP, ALL_PORTS)
+    return _required_flow(ctx.ask(flow, levels, Question.ALL_ALLOWED), evidence)
 
 
 # -- compute-outbound-internet ---------------------------------------------------------------
@@ -353,17 +353,10 @@ def compute_outbound_internet(estate: Estate, settings: Settings) -> Iterator[Ve
 
 def _outbound_internet(ctx: FlowContext, site: FlowSite) -> Verdict:
     evidence: dict[str, Any] = site.evidence()
-    source = _outbound_source(ctx, site)
-    if isinstance(source, Unknown):
-        return source.verdict("", **evidence)
-    src, with_nic, source_evidence = source
-    evidence.update(source_evidence)
-    path = _nsgs_in_path(ctx, site, with_nic)
-    if isinstance(path, Unknown):
-        return path.verdict("", **evidence)
-    subnet_nsg, nic_nsg, path_evidence = path
-    evidence.update(path_evidence)
-    levels = _outbound_levels(subnet_nsg, nic_nsg, with_nic)
+    levels = _outbound_path(ctx, site, evidence)
+    if isinstance(levels, Unknown):
+        return levels.verdict("", **evidence)
+    src = site.subnet_endpoint
     allowed: list[str] = []  # words, one per tag
     denied: list[str] = []
     unknown: list[str] = []
