@@ -625,7 +625,7 @@ class FlowContext:
         on their path). Unknown: anything the snapshot lacks on the way (the compute's VM,
         HDInsight or managed cluster, the subnet, its VNet, their address prefixes).
         """
-        if compute.kind == "AmlCompute" and compute.subnet_id is None:
+        if compute.kind == "AmlCompute" and compute.names_no_subnet:
             return Inapplicable("the cluster names no subnet: it is not in a customer virtual network, so no "
                                 "customer NSG or route table is on its path")
         if compute.kind == "VirtualMachine" and isinstance(compute.vm, Gap):
@@ -634,7 +634,7 @@ class FlowContext:
             cluster = compute.hdinsight
             if isinstance(cluster, Gap):
                 return Unknown(cluster)
-            if isinstance(cluster, HDInsightCluster) and not cluster.subnet_ids:
+            if isinstance(cluster, HDInsightCluster) and cluster.roles_problem is None and not cluster.subnet_ids:
                 return Inapplicable(f"HDInsight cluster {cluster.name} names no subnet in its roles' "
                                     "virtualNetworkProfile: it is not in a customer virtual network")
         if compute.kind == "AKS":
@@ -957,6 +957,10 @@ def _tag_body(block: ServiceTagBlock) -> dict[str, Any]:
 
 
 def _parse_vnet_space(vnet: VirtualNetwork) -> tuple[AddressSet, AddressSet] | Unknown:
+    if vnet.peering_problem is not None:
+        # A peer's range would otherwise count as Internet (a public client, say) rather than VirtualNetwork.
+        return Unknown(f"virtual network {vnet.name}: {vnet.peering_problem}, so the VirtualNetwork tag of its NSG "
+                       "rules (its own and its peers' spaces) cannot be resolved", {"vnet_id": vnet.id})
     if not vnet.address_prefixes:
         return Unknown(f"virtual network {vnet.name} has no address space (addressSpace.addressPrefixes), so the "
                        "VirtualNetwork tag of its NSG rules cannot be resolved", {"vnet_id": vnet.id})
@@ -1000,5 +1004,8 @@ def _aks_subnet_problem(compute: Compute) -> Unknown | Inapplicable | None:
     if not isinstance(pools, list) or not pools:
         return Unknown("the managed cluster lists no agentPoolProfiles, so whether it is in a customer virtual "
                        "network is unknown", evidence)
+    problem = cluster.agent_pools_problem if isinstance(cluster, ManagedCluster) else None
+    if problem is not None:
+        return Unknown(f"{problem}, so whether the cluster is in a customer virtual network is unknown", evidence)
     return Inapplicable("the cluster's agent pools name no subnet (vnetSubnetID): AKS runs it in a virtual network "
                         "of its own, with no customer NSG on its path", evidence)

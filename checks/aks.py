@@ -73,6 +73,10 @@ def _vnet(compute: Compute, networking: AksNetworking) -> VirtualNetwork | _Unde
             # Resource Manager always lists the agent pools: without them the shape is unknown.
             return _Undecided("error", "the managed cluster lists no agentPoolProfiles, so whether it is in a "
                                        "customer virtual network is unknown", evidence)
+        problem = cluster.agent_pools_problem if isinstance(cluster, ManagedCluster) else None
+        if problem is not None:
+            return _Undecided("error", f"{problem}, so whether the cluster is in a customer virtual network is unknown",
+                              evidence)
         return _Undecided("not_applicable", "the cluster's agent pools name no subnet (vnetSubnetID): AKS runs it "
                                             "in a virtual network of its own, not a customer virtual network", evidence)
     subnet = compute.subnet
@@ -94,6 +98,8 @@ class _Overlaps:
 def _subnet_overlaps(vnet: VirtualNetwork, network: IPNetwork) -> _Overlaps:
     """Every prefix of every subnet of the VNet that shares an address with `network`."""
     result = _Overlaps()
+    if vnet.subnets_problem is not None:
+        result.unknown.append(f"the subnets of {vnet.name} were not all read ({vnet.subnets_problem})")
     for subnet in vnet.subnets:
         if not subnet.address_prefixes:
             result.unknown.append(f"subnet {subnet.id} has no address prefix")

@@ -22,8 +22,9 @@ CLUSTER_NETWORK_QUOTAS = ("NetworkSecurityGroups", "PublicIPAddresses", "LoadBal
 
 
 def _amlcompute_in_subnet(estate: Estate) -> list[Compute]:
-    """AmlCompute clusters that name a subnet (a cluster without one is not in a customer VNet)."""
-    return [c for c in aml_computes(estate) if c.subnet_id is not None]
+    """AmlCompute clusters that name a subnet, or whose placement is unknown (their settings could
+    not be read: the checks then say error). A cluster naming none is not in a customer VNet."""
+    return [c for c in aml_computes(estate) if not c.names_no_subnet]
 
 
 # -- compute-vnet-location -----------------------------------------------------------------
@@ -55,7 +56,7 @@ def compute_vnet_location(estate: Estate, settings: Settings) -> Iterator[Verdic
 
 
 def _vnet_location_verdict(compute: Compute) -> Verdict:
-    if compute.subnet_id is None:
+    if compute.names_no_subnet:
         return not_applicable(compute, "the cluster names no subnet: it is not in a customer virtual network")
     subnet = compute.subnet
     if not isinstance(subnet, Subnet):
@@ -399,7 +400,8 @@ def compute_vnet_locks(estate: Estate, settings: Settings) -> Iterator[Verdict]:
         else:
             vnet_id = parent_id(compute.subnet_id or "", "subnets") if looks_like_arm_id(compute.subnet_id) else None
         if not vnet_id:
-            yield error(compute, f"the cluster's subnet id {compute.subnet_id!r} names no virtual network",
+            yield error(compute, compute.subnet if isinstance(compute.subnet, Gap)
+                        else f"the cluster's subnet id {compute.subnet_id!r} names no virtual network",
                         subnet_id=compute.subnet_id)
             continue
         vnet_computes.setdefault(id_key(vnet_id), (vnet_id, []))[1].append(compute)

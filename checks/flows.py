@@ -452,7 +452,7 @@ def _remote_login_verdict(ctx: FlowContext, memo: AnswerMemo[Verdict], compute: 
         return site.verdict(compute)
     access = compute.compute_properties.get("remoteLoginPortPublicAccess")
     extra = {"remote_login_port_public_access": access}
-    if site.subnet.nsg_id is None:
+    if site.subnet.nsg is None:  # a Gap (unreadable or missing NSG) is not "no NSG": judged below, as error
         return not_applicable(compute, f"subnet {site.subnet.name} has no NSG", **site.evidence(), **extra)
     if isinstance(access, str) and access.strip().lower() == "enabled":
         return passed(compute, "remoteLoginPortPublicAccess is Enabled: public SSH to the nodes was requested, so TCP 22 "
@@ -560,7 +560,7 @@ def _forced_tunneling_verdict(ctx: FlowContext, memo: AnswerMemo[Verdict], compu
     site = ctx.locate(compute)
     if not isinstance(site, FlowSite):
         return site.verdict(compute)
-    if site.subnet.route_table_id is None:
+    if site.subnet.route_table is None:  # a Gap (unreadable or missing table) is judged below, as error
         return not_applicable(compute, f"subnet {site.subnet.name} has no route table", **site.evidence())
     template = memo.get((id_key(site.subnet.id),), lambda: _forced_tunneling(ctx, site))
     return _for(compute, template)

@@ -97,6 +97,21 @@ def _ref_id(obj: Any) -> str | None:
     return None
 
 
+def _reference(props: dict[str, Any], key: str) -> tuple[str | None, str | None]:
+    """(`props[key].id`, None), or (None, why) when the key holds a reference that cannot be read.
+
+    Absent or null is "no such reference" (a subnet without NSG); any other value without a
+    readable `id` is not: read as "none" it would turn an unknown NSG into "allows everything".
+    """
+    value = props.get(key)
+    if value is None:
+        return None, None
+    ref_id = _ref_id(value)
+    if ref_id is None:
+        return None, f"properties.{key} is not a readable reference ({value!r:.80})"
+    return ref_id, None
+
+
 def _str_list(value: Any) -> list[str]:
     if isinstance(value, str):
         return [value] if value.strip() else []
@@ -140,6 +155,19 @@ class ErrorIndex:
             if _listed_type(scope, resource=False) == wanted:
                 return error
         return None
+
+    def within(self, scope: str) -> list[CollectionError]:
+        """Errors recorded at `scope` or below it (e.g. one compute of a workspace's compute list)."""
+        key = self._scope_key(scope)
+        return [error for entry, error in self._entries if entry == key or entry.startswith(key + "/")]
+
+
+def describe_error(error: CollectionError) -> str:
+    """"could not be read (HTTP 403 AuthorizationFailed: ...)", the reason a Gap gives."""
+    status = f"HTTP {error.status} " if error.status else ""
+    code = f"{error.code}: " if error.code else ""
+    detail = error.message or error.operation or "collection failed"
+    return f"could not be read ({status}{code}{detail})".replace("( ", "(")
 
 
 def _listed_type(key: str, resource: bool) -> tuple[str, str] | None:
@@ -202,10 +230,7 @@ class _Builder:
         else:
             error = self.errors.explain(ref_id)
             if error is not None:
-                status = f"HTTP {error.status} " if error.status else ""
-                code = f"{error.code}: " if error.code else ""
-                detail = error.message or error.operation or "collection failed"
-                g = Gap(ref_id, kind, f"could not be read ({status}{code}{detail})".replace("( ", "("), error.status)
+                g = Gap(ref_id, kind, describe_error(error), error.status)
             else:
                 g = Gap(ref_id, kind, "not in the snapshot")
         self.estate.gaps.append(g)
@@ -258,6 +283,7 @@ class _Builder:
             self._workspace(raw)
         for raw in self.by_type.get(T_COMPUTE, []):
             self._compute(raw)
+        self._unread_computes()
         self._usages()
         self._locks()
         return e
@@ -276,9 +302,21 @@ class _Builder:
                 resource_group=parsed.resource_group if parsed else None,
             )
             e.vnets[id_key(raw["id"])] = vnet
-            for sub_raw in props.get("subnets") or []:
-                if isinstance(sub_raw, dict) and isinstance(sub_raw.get("id"), str):
+            # A VNet GET always carries `subnets` (empty when there are none): without it, or with
+            # entries that cannot be read, "no subnet of the VNet overlaps" cannot be decided.
+            subnets = props.get("subnets")
+            if not isinstance(subnets, list):
+                vnet.subnets_problem = f"properties.subnets is {'missing' if subnets is None else 'not a list'}"
+                subnets = []
+            unreadable = 0
+            for sub_raw in subnets:
+                if isinstance(sub_raw, dict) and isinstance(sub_raw.get("id"), str) and sub_raw["id"].strip():
                     self._subnet(sub_raw, vnet)
+                else:
+                    unreadable += 1
+            if unreadable:
+                vnet.subnets_problem = (f"{unreadable} entr{'y' if unreadable == 1 else 'ies'} of properties.subnets "
+                                        "cannot be read")
         # Subnets returned on their own (GET .../subnets/x) refine the embedded copy.
         for sub_raw in self.by_type.get(T_SUBNET, []):
             vnet_id = parent_id(sub_raw["id"], "subnets")
@@ -287,8 +325,17 @@ class _Builder:
                 vnet.subnets = [s for s in vnet.subnets if id_key(s.id) != id_key(sub_raw["id"])]
             self._subnet(sub_raw, vnet)
         # Peered spaces count as `VirtualNetwork` in NSG rules; only connected peerings carry traffic.
+        # A peering whose remote space cannot be read leaves `VirtualNetwork` unknown (a peer's range
+        # would otherwise count as Internet). A GET without `virtualNetworkPeerings` reads as no
+        # peerings: ARM returns the list, but older snapshots and hand-made estates omit it.
         for vnet in e.vnets.values():
-            for peering in _props(vnet.raw).get("virtualNetworkPeerings") or []:
+            peerings = _props(vnet.raw).get("virtualNetworkPeerings")
+            if peerings is not None and not isinstance(peerings, list):
+                vnet.peering_problem = "properties.virtualNetworkPeerings is not a list"
+            for peering in peerings if isinstance(peerings, list) else []:
+                if not isinstance(peering, dict):
+                    vnet.peering_problem = f"a peering entry is not an object ({peering!r:.80})"
+                    continue
                 pprops = _props(peering)
                 state = pprops.get("peeringState")
                 if isinstance(state, str) and state.lower() != "connected":
@@ -299,12 +346,19 @@ class _Builder:
                 remote_id = _ref_id(pprops.get("remoteVirtualNetwork"))
                 if not space and remote_id and id_key(remote_id) in e.vnets:
                     space = list(e.vnets[id_key(remote_id)].address_prefixes)
+                if not space:
+                    vnet.peering_problem = (f"peering {peering.get('name') or remote_id or '?'} names no readable remote "
+                                            "address space")
                 for prefix in space:
                     if prefix not in vnet.peered_address_prefixes:
                         vnet.peered_address_prefixes.append(prefix)
 
     def _subnet(self, raw: dict[str, Any], vnet: VirtualNetwork | None) -> Subnet:
         props = _props(raw)
+        nsg_id, nsg_problem = _reference(props, "networkSecurityGroup")
+        route_table_id, route_table_problem = _reference(props, "routeTable")
+        if not isinstance(raw.get("properties"), dict):
+            nsg_problem = route_table_problem = "the subnet object carries no properties"
         ip_configs = props.get("ipConfigurations")
         subnet = Subnet(
             id=raw["id"],
@@ -316,15 +370,23 @@ class _Builder:
                 se["service"] for se in props.get("serviceEndpoints") or [] if isinstance(se, dict) and isinstance(se.get("service"), str)
             ],
             ip_configuration_count=len(ip_configs) if isinstance(ip_configs, list) else 0,
-            nsg_id=_ref_id(props.get("networkSecurityGroup")),
-            route_table_id=_ref_id(props.get("routeTable")),
+            nsg_id=nsg_id,
+            route_table_id=route_table_id,
         )
-        subnet.nsg = self.resolve(self.estate.nsgs, subnet.nsg_id, "network security group")
-        subnet.route_table = self.resolve(self.estate.route_tables, subnet.route_table_id, "route table")
+        subnet.nsg = (self._unreadable_ref(raw["id"], "network security group", nsg_problem) if nsg_problem
+                      else self.resolve(self.estate.nsgs, subnet.nsg_id, "network security group"))
+        subnet.route_table = (self._unreadable_ref(raw["id"], "route table", route_table_problem) if route_table_problem
+                              else self.resolve(self.estate.route_tables, subnet.route_table_id, "route table"))
         self.estate.subnets[id_key(raw["id"])] = subnet
         if vnet is not None:
             vnet.subnets.append(subnet)
         return subnet
+
+    def _unreadable_ref(self, holder_id: str, kind: str, problem: str) -> Gap:
+        """The Gap for a reference the holder names in a shape that cannot be read."""
+        g = Gap(holder_id, kind, f"its {kind} is unknown: {problem}")
+        self.estate.gaps.append(g)
+        return g
 
     def _subnet_ref(self, subnet_id: str | None) -> Subnet | Gap | None:
         if subnet_id is None:
@@ -339,7 +401,9 @@ class _Builder:
             self.estate.gaps.append(g)
             return g
         if vnet_id:
-            g = Gap(subnet_id, "subnet", f"the virtual network {vnet_id} has no such subnet")
+            problem = self.estate.vnets[id_key(vnet_id)].subnets_problem
+            g = Gap(subnet_id, "subnet", f"the virtual network {vnet_id} has no such subnet"
+                    + (f" among those that could be read ({problem})" if problem else ""))
             self.estate.gaps.append(g)
             return g
         return self.gap(subnet_id, "subnet")
@@ -362,14 +426,17 @@ class _Builder:
                         primary=bool(iprops.get("primary")),
                     )
                 )
-            nsg_id = _ref_id(props.get("networkSecurityGroup"))
+            nsg_id, nsg_problem = _reference(props, "networkSecurityGroup")
+            if not isinstance(raw.get("properties"), dict):
+                nsg_problem = "the network interface object carries no properties"
             self.estate.nics[id_key(raw["id"])] = NetworkInterface(
                 id=raw["id"],
                 name=raw.get("name") or "",
                 raw=raw,
                 ip_configurations=configs,
                 nsg_id=nsg_id,
-                nsg=self.resolve(self.estate.nsgs, nsg_id, "network security group"),
+                nsg=(self._unreadable_ref(raw["id"], "network security group", nsg_problem) if nsg_problem
+                     else self.resolve(self.estate.nsgs, nsg_id, "network security group")),
                 primary=bool(props.get("primary")),
             )
 
@@ -425,19 +492,49 @@ class _Builder:
             storage_account_id=storage_id,
             key_vault_id=vault_id,
         )
-        ws.storage_account = self.resolve(self.estate.storage_accounts, storage_id, "storage account")
-        ws.key_vault = self.resolve(self.estate.key_vaults, vault_id, "key vault")
+        # Every workspace has a storage account and a key vault (required at creation, immutable), so
+        # a GET without a readable reference is a partial read: the dependency is a Gap (its checks say
+        # error about the workspace) rather than absent (no finding at all).
+        ws.storage_account = (self.resolve(self.estate.storage_accounts, storage_id, "storage account") if storage_id
+                              else self._missing_dependency(ws, "storageAccount", "storage account"))
+        ws.key_vault = (self.resolve(self.estate.key_vaults, vault_id, "key vault") if vault_id
+                        else self._missing_dependency(ws, "keyVault", "key vault"))
         listing = self.errors.explain(raw["id"].rstrip("/") + "/computes")
         if listing is not None:
             ws.computes_gap = self.gap(raw["id"].rstrip("/") + "/computes", "compute list")
         self.estate.workspaces.append(ws)
         self.estate.workspaces_by_key[id_key(raw["id"])] = ws
 
+    def _missing_dependency(self, ws: Workspace, key: str, kind: str) -> Gap:
+        value = ws.properties.get(key, "(missing)")
+        g = Gap(ws.id, f"{kind} of workspace",
+                f"the workspace carries no readable properties.{key} ({value!r:.80}), so its {kind} is unknown")
+        self.estate.gaps.append(g)
+        return g
+
+    def _unread_computes(self) -> None:
+        """Workspaces with a compute that could not be read (an error at `<workspace>/computes/<name>`,
+        or a compute of unknown kind) have an unknown compute set, as if the list had failed."""
+        for ws in self.estate.workspaces:
+            if ws.computes_gap is not None:
+                continue
+            listing = ws.id.rstrip("/") + "/computes"
+            present = {id_key(c.id) for c in ws.computes}
+            for error in self.errors.within(listing):
+                # The compute the error is about: the first segment below the list path.
+                below = ErrorIndex._scope_key(error.scope)[len(id_key(listing)) + 1:]
+                if f"{id_key(listing)}/{below.split('/', 1)[0]}" not in present:
+                    ws.computes_gap = Gap(listing, "compute list", f"{error.scope.split('?', 1)[0]} "
+                                          f"{describe_error(error)}", error.status)
+                    self.estate.gaps.append(ws.computes_gap)
+                    break
+
     def _compute(self, raw: dict[str, Any]) -> None:
         props = _props(raw)
         inner = props.get("properties") if isinstance(props.get("properties"), dict) else {}
         compute_type = props.get("computeType") if isinstance(props.get("computeType"), str) else ""
         kind = _COMPUTE_KINDS.get(compute_type.lower(), "other")
+        unknown_kind = not compute_type.strip()
         target_id = props.get("resourceId") if isinstance(props.get("resourceId"), str) and props.get("resourceId") else None
         compute = Compute(id=raw["id"], name=raw.get("name") or "", raw=raw, kind=kind, compute_type=compute_type, target_id=target_id)
         ws_id = parent_id(raw["id"], "computes")
@@ -445,11 +542,28 @@ class _Builder:
         if workspace is not None:
             compute.workspace = workspace
             workspace.computes.append(compute)
+            if unknown_kind and workspace.computes_gap is None:
+                # It may be AKS (inference) or experimentation compute: the workspace's compute set is unknown.
+                workspace.computes_gap = Gap(workspace.id.rstrip("/") + "/computes", "compute list",
+                                             f"compute {raw['id']} carries no readable properties.computeType, so "
+                                             "its kind is unknown")
+                self.estate.gaps.append(workspace.computes_gap)
         else:
             compute.workspace = self.gap(ws_id or raw["id"], "workspace")  # type: ignore[assignment]
         if kind == "AmlCompute":
-            compute.subnet_id = _ref_id(inner.get("subnet"))
-            compute.subnet = self._subnet_ref(compute.subnet_id)
+            # Settings that were not returned, or a subnet that is not an object, leave the placement
+            # unknown, which is not "names no subnet" (not in a customer VNet: most rows would not
+            # apply). A subnet object without an id is the catalog's "subnet.id not set": no subnet.
+            subnet_value = inner.get("subnet")
+            if not isinstance(props.get("properties"), dict):
+                compute.subnet = self._unreadable_ref(raw["id"], "subnet",
+                                                      "the compute carries no properties.properties")
+            elif subnet_value is not None and not isinstance(subnet_value, dict):
+                compute.subnet = self._unreadable_ref(raw["id"], "subnet", "properties.properties.subnet is not an "
+                                                      f"object ({subnet_value!r:.80})")
+            else:
+                compute.subnet_id = _ref_id(subnet_value)
+                compute.subnet = self._subnet_ref(compute.subnet_id)
         elif kind == "VirtualMachine":
             self._attach_vm(compute)
         elif kind == "HDInsight":
@@ -501,6 +615,9 @@ class _Builder:
         compute.hdinsight = cluster
         if not isinstance(cluster, HDInsightCluster):
             compute.subnet = Gap(compute.target_id, "subnet", f"the HDInsight cluster {cluster.reason if cluster else 'is unknown'}")
+            return
+        if cluster.roles_problem is not None:
+            compute.subnet = self._unreadable_ref(cluster.id, "subnet", cluster.roles_problem)
             return
         if cluster.subnet_ids:
             compute.subnet_id = cluster.subnet_ids[0]

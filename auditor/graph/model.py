@@ -153,6 +153,10 @@ class VirtualNetwork(Node):
     peered_address_prefixes: list[str] = field(default_factory=list)
     subscription_id: str = ""
     resource_group: str | None = None
+    # Why `subnets` may be incomplete (the GET's subnet list missing or partly unreadable); None: complete.
+    subnets_problem: str | None = None
+    # Why `peered_address_prefixes` may be incomplete (a peering whose remote space is unknown); None: complete.
+    peering_problem: str | None = None
 
 
 @dataclass(slots=True, eq=False)
@@ -231,6 +235,21 @@ class ManagedCluster(Node):
         return profile if isinstance(profile, dict) else {}
 
     @property
+    def agent_pools_problem(self) -> str | None:
+        """Why the agent pools' subnets cannot be read, or None. Without this, an unreadable pool
+        (or `vnetSubnetID`) would read as "in no customer subnet" and the VNet rows would not apply."""
+        pools = self.properties.get("agentPoolProfiles")
+        if not isinstance(pools, list) or not pools:
+            return "the managed cluster lists no agentPoolProfiles"
+        for pool in pools:
+            if not isinstance(pool, dict):
+                return f"an entry of agentPoolProfiles is not an object ({pool!r:.80})"
+            subnet = pool.get("vnetSubnetID")
+            if subnet is not None and not (isinstance(subnet, str) and subnet.strip()):
+                return f"agent pool {pool.get('name')!r} has an unreadable vnetSubnetID ({subnet!r:.80})"
+        return None
+
+    @property
     def agent_pool_subnet_ids(self) -> list[str]:
         ids = []
         for pool in self.properties.get("agentPoolProfiles") or []:
@@ -241,6 +260,28 @@ class ManagedCluster(Node):
 
 @dataclass(slots=True, eq=False)
 class HDInsightCluster(Node):
+    @property
+    def roles_problem(self) -> str | None:
+        """Why the roles' placement cannot be read, or None. An HDInsight GET always lists the
+        roles, and a role's `virtualNetworkProfile` names its subnet: without a readable list,
+        "in no subnet" and "in an unknown subnet" cannot be told apart."""
+        compute_profile = self.properties.get("computeProfile")
+        if not isinstance(compute_profile, dict):
+            return "the cluster carries no properties.computeProfile"
+        roles = compute_profile.get("roles")
+        if not isinstance(roles, list):
+            return "properties.computeProfile.roles is missing or not a list"
+        for role in roles:
+            if not isinstance(role, dict):
+                return f"a role of properties.computeProfile.roles is not an object ({role!r})"
+            profile = role.get("virtualNetworkProfile")
+            if profile is None:
+                continue
+            sub = profile.get("subnet") if isinstance(profile, dict) else None
+            if not isinstance(sub, str) or not sub.strip():
+                return f"role {role.get('name')!r} has a virtualNetworkProfile without a readable subnet"
+        return None
+
     @property
     def subnet_ids(self) -> list[str]:
         ids: list[str] = []
@@ -296,15 +337,23 @@ class Compute(Node):
         return inner if isinstance(inner, dict) else {}
 
     @property
+    def names_no_subnet(self) -> bool:
+        """An AmlCompute cluster whose readable settings name no subnet: not in a customer VNet.
+        (Settings that could not be read leave `subnet` a Gap: placement unknown, not "none".)"""
+        return self.subnet_id is None and self.subnet is None
+
+    @property
     def is_experimentation(self) -> bool:
         if self.kind == "AmlCompute":
-            return self.subnet_id is not None
+            # Unknown placement counts as in a subnet, as for HDInsight below.
+            return not self.names_no_subnet
         if self.kind == "VirtualMachine":
             # Every Azure VM NIC sits in a subnet.
             return True
         if self.kind == "HDInsight":
-            # Unknown (cluster not collected) counts as in a subnet: the document's setup puts it there.
-            return not isinstance(self.hdinsight, HDInsightCluster) or bool(self.hdinsight.subnet_ids)
+            # Unknown (cluster not collected, roles unreadable) counts as in a subnet: the document's setup puts it there.
+            cluster = self.hdinsight
+            return not isinstance(cluster, HDInsightCluster) or cluster.roles_problem is not None or bool(cluster.subnet_ids)
         return False
 
     @property
