@@ -41,10 +41,10 @@ from dataclasses import replace
 from typing import Any
 
 from auditor.check import Settings, Verdict, check, error, failed, not_applicable, passed, subject_id
+from auditor.flowwords import LEAN_CIDRS, address_sketch
 from auditor.flowquery import (
     ALL_PORTS,
     INTERNET_LABEL,
-    LEAN_CIDRS,
     NIC,
     SUBNET,
     TCP,
@@ -58,7 +58,6 @@ from auditor.flowquery import (
     SideAnswer,
     TagUse,
     Unknown,
-    address_sketch,
     family_words,
     flow_context,
     inbound,
