@@ -8,6 +8,7 @@ written); 3 no failures but the audit is incomplete.
 from __future__ import annotations
 
 import json
+import logging
 import sys
 from collections.abc import Sequence
 from importlib import resources
@@ -61,7 +62,9 @@ def _load_demo() -> Snapshot:
 def _collect(config: RunConfig, subscriptions: tuple[str, ...], workspaces: tuple[str, ...],
              arm_endpoint: str | None, cloud: str | None, concurrency: int | None) -> dict[str, Any]:
     # Imported here: the Azure SDKs are only needed for live collection.
-    from auditor.collect import CollectOptions, collect
+    from azure.core.exceptions import ClientAuthenticationError, ServiceRequestError
+
+    from auditor.collect import CollectError, CollectOptions, collect
 
     for ws in workspaces:
         if ws.count("/") != 1 or not all(ws.split("/")):
@@ -79,10 +82,10 @@ def _collect(config: RunConfig, subscriptions: tuple[str, ...], workspaces: tupl
         return collect(options)
     except (ValueError, OSError) as exc:
         _fail(f"cannot collect: {exc}")
-    except Exception as exc:  # credential unavailable, endpoint unreachable: no audit happened
-        if type(exc).__name__ in {"ClientAuthenticationError", "CredentialUnavailableError", "ServiceRequestError", "CollectError"}:
-            _fail(f"cannot collect: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}")
-        raise
+    except (CollectError, ClientAuthenticationError, ServiceRequestError) as exc:
+        # No token, or Resource Manager unreachable: no audit happened. (The collector turns these
+        # into CollectError; the SDK types are caught too in case one escapes it.)
+        _fail(f"cannot collect: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}")
 
 
 def _print_summary(console: Console, result: AuditResult, written: list[Path], exit_status: int) -> None:
@@ -240,6 +243,12 @@ def explain(check_id: str) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point: every bad-input path ends as one line on stderr and exit 2."""
     args = list(sys.argv[1:] if argv is None else argv)
+    # The Azure SDKs log multi-line warnings (e.g. every credential DefaultAzureCredential tried);
+    # without a handler they reach stderr through logging's last resort. What failed is reported
+    # once, as the collection error or the one-line exit-2 message.
+    azure_logger = logging.getLogger("azure")
+    if not azure_logger.handlers:
+        azure_logger.addHandler(logging.NullHandler())
     try:
         status = cli.main(args=args, prog_name="amlaudit", standalone_mode=False)
     except click.exceptions.NoArgsIsHelpError as exc:

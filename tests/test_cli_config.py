@@ -34,3 +34,21 @@ def test_bad_config_values_exit_2_with_one_line(tmp_path: Path, capsys: pytest.C
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "run.toml" in err
     assert not (tmp_path / "out").exists()
+
+
+def test_no_identity_is_exit_2_with_one_line_and_nothing_written(tmp_path: Path) -> None:
+    """DefaultAzureCredential narrowed to the CLI credential, with no `az` on PATH: no token,
+    so no audit. The SDK's multi-line warnings must not reach stderr beside our one line."""
+    import os
+    import subprocess
+    import sys
+
+    env = {"PATH": os.path.dirname(sys.executable), "HOME": str(tmp_path), "AZURE_TOKEN_CREDENTIALS": "AzureCliCredential"}
+    run = subprocess.run(
+        [sys.executable, "-m", "auditor.cli", "scan", "--subscription", "00000000-0000-0000-0000-000000000000",
+         "--arm-endpoint", "https://127.0.0.1:9", "--out", str(tmp_path / "out")],
+        env=env, capture_output=True, text=True, timeout=120, cwd=Path(__file__).resolve().parents[1],
+    )
+    assert run.returncode == 2
+    assert run.stderr.count("\n") == 1 and run.stderr.startswith("amlaudit: error: cannot collect: cannot get a token")
+    assert not (tmp_path / "out").exists()

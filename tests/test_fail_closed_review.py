@@ -291,7 +291,7 @@ def test_one_compute_unreadable_makes_the_workspace_compute_set_unknown() -> Non
 
 @pytest.mark.parametrize("scope", [
     "{ws}/computes?api-version=2024-04-01",
-    "https://management.azure.com{ws}/computes?api-version=2024-04-01&$skipToken=abc",
+    "https://127.0.0.1:8443{ws}/computes?api-version=2024-04-01&$skipToken=abc",
     "{ws_lower}/computes/",
 ])
 def test_compute_list_error_in_any_spelling_makes_verdicts_unknown(scope: str) -> None:
