@@ -18,10 +18,10 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-from auditor.graph.model import Gap, Node
+from amlaudit.auditor.graph.model import Gap, Node
 
 if TYPE_CHECKING:
-    from auditor.graph.estate import Estate
+    from amlaudit.auditor.graph.estate import Estate
 
 Status = Literal["pass", "fail", "error", "not_applicable"]
 Severity = Literal["info", "low", "medium", "high", "critical"]

@@ -3,7 +3,7 @@
 Built on the standard library's :mod:`ipaddress`: the checks here compare a
 handful of prefixes per subject, so its speed is ample (the flow engine, which
 parses whole service-tag files, has its own faster parser in
-:mod:`auditor.netpolicy.addresses`).
+:mod:`amlaudit.auditor.netpolicy.addresses`).
 
 Every parser raises :class:`CidrError` with a message naming the value, so a
 check can report `error` ("cannot verify: ...") instead of guessing.

@@ -19,15 +19,15 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from auditor import __version__
-from auditor.check import SEVERITIES, Check, Settings
-from auditor.config import ConfigError, RunConfig, load_config
-from auditor.findings import AuditResult
-from auditor.graph import build_estate
-from auditor.pipeline import UnknownFormatError, render_reports, write_reports
-from auditor.registry import RegistryError, load_checks, load_reporters, reporter_entry_points
-from auditor.runner import cyclic_gc_paused, run_checks
-from auditor.snapshot import Snapshot, SnapshotError, load_snapshot, read_snapshot_bytes, write_snapshot
+from amlaudit.auditor import __version__
+from amlaudit.auditor.check import SEVERITIES, Check, Settings
+from amlaudit.auditor.config import ConfigError, RunConfig, load_config
+from amlaudit.auditor.findings import AuditResult
+from amlaudit.auditor.graph import build_estate
+from amlaudit.auditor.pipeline import UnknownFormatError, render_reports, write_reports
+from amlaudit.auditor.registry import RegistryError, load_checks, load_reporters, reporter_entry_points
+from amlaudit.auditor.runner import cyclic_gc_paused, run_checks
+from amlaudit.auditor.snapshot import Snapshot, SnapshotError, load_snapshot, read_snapshot_bytes, write_snapshot
 
 EXIT_OK, EXIT_FAILURES, EXIT_BAD_INPUT, EXIT_INCOMPLETE = 0, 1, 2, 3
 DEMO_RESOURCE = "demo.json.gz"
@@ -53,7 +53,7 @@ def _split_formats(values: Sequence[str]) -> list[str]:
 
 def _load_demo() -> Snapshot:
     try:
-        data = resources.files("fixtures").joinpath(DEMO_RESOURCE).read_bytes()
+        data = resources.files("amlaudit.fixtures").joinpath(DEMO_RESOURCE).read_bytes()
     except (FileNotFoundError, ModuleNotFoundError):
         _fail("the bundled demo estate is missing from this installation")
     return read_snapshot_bytes(data, "demo estate")
@@ -64,7 +64,7 @@ def _collect(config: RunConfig, subscriptions: tuple[str, ...], workspaces: tupl
     # Imported here: the Azure SDKs are only needed for live collection.
     from azure.core.exceptions import ClientAuthenticationError, ServiceRequestError
 
-    from auditor.collect import CollectError, CollectOptions, collect
+    from amlaudit.auditor.collect import CollectError, CollectOptions, collect
 
     for ws in workspaces:
         if ws.count("/") != 1 or not all(ws.split("/")):
@@ -165,7 +165,7 @@ def scan(snapshot_path: Path | None, demo: bool, subscriptions: tuple[str, ...],
         snapshot = _load_demo()
     else:
         document = _collect(config, subscriptions, workspaces, arm_endpoint, cloud, concurrency)
-        from auditor.snapshot import parse_snapshot
+        from amlaudit.auditor.snapshot import parse_snapshot
 
         snapshot = parse_snapshot(document, "live collection")
 

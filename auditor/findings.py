@@ -7,10 +7,10 @@ from collections import Counter
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from auditor import __version__
-from auditor.check import STATUSES, Check, Severity, Status, Verdict, severity_rank
-from auditor.graph.model import Gap
-from auditor.ids import id_key
+from amlaudit.auditor import __version__
+from amlaudit.auditor.check import STATUSES, Check, Severity, Status, Verdict, severity_rank
+from amlaudit.auditor.graph.model import Gap
+from amlaudit.auditor.ids import id_key
 
 FINDINGS_FORMAT = "amlaudit.findings/v1"
 

@@ -38,9 +38,9 @@ from enum import Enum
 from functools import cached_property
 from typing import Any, Generic, TypeVar
 
-from auditor.check import Subject, Verdict, error, not_applicable
-from auditor.graph.estate import Estate
-from auditor.graph.model import (
+from amlaudit.auditor.check import Subject, Verdict, error, not_applicable
+from amlaudit.auditor.graph.estate import Estate
+from amlaudit.auditor.graph.model import (
     Compute,
     Gap,
     HDInsightCluster,
@@ -51,15 +51,15 @@ from auditor.graph.model import (
     Subnet,
     VirtualNetwork,
 )
-from auditor.flowwords import (
+from amlaudit.auditor.flowwords import (
     DECIDERS_LIMIT,
     allowed_summary,
     decider_words,
     lean_evidence,
     lean_summary,
 )
-from auditor.ids import id_key
-from auditor.netpolicy import (
+from amlaudit.auditor.ids import id_key
+from amlaudit.auditor.netpolicy import (
     AddressSet,
     CompiledNsg,
     CompiledRouteTable,
@@ -89,9 +89,9 @@ from auditor.netpolicy import (
     internet_addresses,
     to_evidence,
 )
-from auditor.netpolicy import intervals
-from auditor.netpolicy.addresses import sample_value
-from auditor.snapshot import ServiceTagBlock
+from amlaudit.auditor.netpolicy import intervals
+from amlaudit.auditor.netpolicy.addresses import sample_value
+from amlaudit.auditor.snapshot import ServiceTagBlock
 
 T = TypeVar("T")
 
@@ -302,7 +302,7 @@ class FlowAnswer:
 
 
 class Side(Enum):
-    """One side of a flow, by its position in an engine box (see `auditor.netpolicy.flows`)."""
+    """One side of a flow, by its position in an engine box (see `amlaudit.auditor.netpolicy.flows`)."""
 
     SOURCE = 5
     DESTINATION = 4

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from auditor.netpolicy import (
+from amlaudit.auditor.netpolicy import (
     AddressSet,
     Endpoint,
     FlowClass,
@@ -113,7 +113,7 @@ def path_words(part: FlowPart) -> str:
 def sources_of_part(part: FlowPart, flow: FlowClass) -> AddressSet | None:
     """The part's sources, or None when they are the flow's whole source set. Checked box by
     box first (a box is `(family_index, protocols, dst_ports, src_ports, dst, src)`, see
-    `auditor.netpolicy.flows`): the union of a part's sources merges every box's ~600 ranges
+    `amlaudit.auditor.netpolicy.flows`): the union of a part's sources merges every box's ~600 ranges
     for the public clients, and many allowed parts keep the whole source in every box."""
     sources = (flow.src.addresses.v4, flow.src.addresses.v6)
     if all(box[5] == sources[box[0]] for box in part.region.boxes):

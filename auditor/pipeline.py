@@ -9,13 +9,13 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from auditor.check import Check, Settings
-from auditor.findings import AuditResult
-from auditor.fsio import atomic_write
-from auditor.graph import build_estate
-from auditor.registry import load_checks, load_reporters
-from auditor.runner import run_checks
-from auditor.snapshot import Snapshot
+from amlaudit.auditor.check import Check, Settings
+from amlaudit.auditor.findings import AuditResult
+from amlaudit.auditor.fsio import atomic_write
+from amlaudit.auditor.graph import build_estate
+from amlaudit.auditor.registry import load_checks, load_reporters
+from amlaudit.auditor.runner import run_checks
+from amlaudit.auditor.snapshot import Snapshot
 
 
 def audit_snapshot(snapshot: Snapshot, checks: Sequence[Check] | None = None, settings: Settings | None = None) -> AuditResult:

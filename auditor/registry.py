@@ -2,7 +2,7 @@
 
 Built-in checks register exactly as a third-party pack does: an entry point in
 the group ``amlaudit.checks`` naming a module (whose ``CHECKS`` list, or else
-whose module-level :class:`~auditor.check.Check` objects, are taken), a single
+whose module-level :class:`~amlaudit.auditor.check.Check` objects, are taken), a single
 Check, or a list of them. Reporters register in ``amlaudit.reporters``; the
 entry-point name is the format name users pass to ``--format``.
 """
@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from importlib.metadata import EntryPoint, entry_points
 from typing import Any
 
-from auditor.check import Check
+from amlaudit.auditor.check import Check
 
 CHECK_GROUP = "amlaudit.checks"
 REPORTER_GROUP = "amlaudit.reporters"

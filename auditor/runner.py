@@ -8,10 +8,10 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timezone
 
-from auditor.check import STATUSES, Check, Settings, Verdict
-from auditor.findings import AuditResult, Finding
-from auditor.graph.estate import Estate
-from auditor.ids import id_key
+from amlaudit.auditor.check import STATUSES, Check, Settings, Verdict
+from amlaudit.auditor.findings import AuditResult, Finding
+from amlaudit.auditor.graph.estate import Estate
+from amlaudit.auditor.ids import id_key
 
 # When a buggy check yields twice for one subject, the report keeps the verdict that
 # demands attention: a failure over an unknown over a pass.

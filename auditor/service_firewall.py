@@ -20,10 +20,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from auditor.check import Verdict, error, failed, not_applicable, passed
-from auditor.graph.model import Compute, Gap, KeyVault, NetworkAcls, StorageAccount, Subnet
-from auditor.ids import id_key
-from auditor.subjects import SharedDependency, SubnetUse, compute_subnets
+from amlaudit.auditor.check import Verdict, error, failed, not_applicable, passed
+from amlaudit.auditor.graph.model import Compute, Gap, KeyVault, NetworkAcls, StorageAccount, Subnet
+from amlaudit.auditor.ids import id_key
+from amlaudit.auditor.subjects import SharedDependency, SubnetUse, compute_subnets
 
 # `Microsoft.Storage.Global` is Azure Storage's cross-region endpoint; a subnet has one or the other.
 STORAGE_ENDPOINT_SERVICES: tuple[str, ...] = ("Microsoft.Storage", "Microsoft.Storage.Global")

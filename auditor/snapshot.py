@@ -20,7 +20,7 @@ from typing import Any, Literal
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
-from auditor.fsio import atomic_write
+from amlaudit.auditor.fsio import atomic_write
 
 SNAPSHOT_FORMAT = "amlaudit.snapshot/v1"
 _GZIP_MAGIC = b"\x1f\x8b"

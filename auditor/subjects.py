@@ -10,10 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
-from auditor.check import Verdict, error
-from auditor.graph.estate import Estate
-from auditor.graph.model import Compute, Gap, KeyVault, StorageAccount, Subnet, Workspace
-from auditor.ids import id_key
+from amlaudit.auditor.check import Verdict, error
+from amlaudit.auditor.graph.estate import Estate
+from amlaudit.auditor.graph.model import Compute, Gap, KeyVault, StorageAccount, Subnet, Workspace
+from amlaudit.auditor.ids import id_key
 
 R = TypeVar("R", StorageAccount, KeyVault)
 

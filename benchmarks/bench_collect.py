@@ -29,7 +29,7 @@ import trustme
 # Run as a script from anywhere: the stand-in lives in the test tree.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from auditor.collect import CollectOptions, collect  # noqa: E402
+from amlaudit.auditor.collect import CollectOptions, collect  # noqa: E402
 from tests.estates import EstateBuilder  # noqa: E402
 from tests.standin import StandIn  # noqa: E402
 from tests.standin.environment import standin_environment  # noqa: E402

@@ -42,7 +42,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from auditor.netpolicy import AddressSet, FlowClass, Question, ServiceTagIndex, compile_nsg, evaluate  # noqa: E402
+from amlaudit.auditor.netpolicy import AddressSet, FlowClass, Question, ServiceTagIndex, compile_nsg, evaluate  # noqa: E402
 from tests.oracle import z3_oracle  # noqa: E402
 from tests.oracle.arm_rules import AddressContext, parse_nsg  # noqa: E402
 from tests.oracle.flows import FlowClass as OracleFlow  # noqa: E402

@@ -76,12 +76,12 @@ def worker_json_load(path: Path, collector: str) -> dict[str, Any]:
 
 def worker_phases(path: Path, out_dir: Path, formats: list[str], profile_to: Path | None) -> dict[str, Any]:
     """The pipeline `amlaudit scan --snapshot` runs, phase by phase, with the CLI's functions."""
-    from auditor.check import Settings
-    from auditor.graph import build_estate
-    from auditor.pipeline import write_reports
-    from auditor.registry import load_checks, load_reporters
-    from auditor.runner import cyclic_gc_paused, run_check, run_checks
-    from auditor.snapshot import load_snapshot
+    from amlaudit.auditor.check import Settings
+    from amlaudit.auditor.graph import build_estate
+    from amlaudit.auditor.pipeline import write_reports
+    from amlaudit.auditor.registry import load_checks, load_reporters
+    from amlaudit.auditor.runner import cyclic_gc_paused, run_check, run_checks
+    from amlaudit.auditor.snapshot import load_snapshot
 
     profiler = None
     if profile_to is not None:
@@ -163,7 +163,7 @@ def _amlaudit_command() -> list[str]:
     if script.exists():
         return [str(script)]
     found = shutil.which("amlaudit")
-    return [found] if found else [sys.executable, "-m", "auditor.cli"]
+    return [found] if found else [sys.executable, "-m", "amlaudit.auditor.cli"]
 
 
 def run_end_to_end(path: Path, out_dir: Path, formats: list[str]) -> dict[str, Any]:
@@ -189,7 +189,7 @@ def _median(values: Sequence[float]) -> float:
 
 
 def _available_formats() -> list[str]:
-    from auditor.registry import RegistryError, load_reporters, reporter_entry_points
+    from amlaudit.auditor.registry import RegistryError, load_reporters, reporter_entry_points
 
     formats = ["json"]
     if "html" in reporter_entry_points():

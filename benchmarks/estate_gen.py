@@ -723,7 +723,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("out", type=Path, help="snapshot file to write (.json, or .json.gz for gzip)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
-    from auditor.snapshot import write_snapshot  # the product's own writer: validates, then writes atomically
+    from amlaudit.auditor.snapshot import write_snapshot  # the product's own writer: validates, then writes atomically
 
     path = write_snapshot(generate(args.n_workspaces, args.seed), args.out)
     print(f"wrote {path}: {args.n_workspaces} workspaces, {path.stat().st_size / 1e6:.1f} MB", file=sys.stderr)

@@ -4,15 +4,15 @@ Registered through the entry point ``amlaudit.checks: builtin = checks``, exactl
 as a third-party pack would be; `CHECKS` fixes the catalog order.
 """
 
-from checks.aks import aks_dns_service_ip, aks_docker_bridge, aks_service_cidr, aks_vnet_location
-from checks.compute import (
+from amlaudit.checks.aks import aks_dns_service_ip, aks_docker_bridge, aks_service_cidr, aks_vnet_location
+from amlaudit.checks.compute import (
     attached_compute_ubuntu,
     compute_network_quota,
     compute_subnet_capacity,
     compute_vnet_location,
     compute_vnet_locks,
 )
-from checks.flows import (
+from amlaudit.checks.flows import (
     aks_inbound_from_aml,
     aks_scoring_inbound,
     attached_compute_ssh,
@@ -22,8 +22,8 @@ from checks.flows import (
     compute_outbound_vnet,
     compute_remote_login,
 )
-from checks.keyvault import keyvault_network_restricted, keyvault_trusted_services, keyvault_vnet_rule
-from checks.storage import storage_inference_access, storage_network_restricted, storage_trusted_services, storage_vnet_rule
+from amlaudit.checks.keyvault import keyvault_network_restricted, keyvault_trusted_services, keyvault_vnet_rule
+from amlaudit.checks.storage import storage_inference_access, storage_network_restricted, storage_trusted_services, storage_vnet_rule
 
 CHECKS = [
     storage_vnet_rule,

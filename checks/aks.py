@@ -17,11 +17,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from auditor.check import Settings, Verdict, check, error, failed, not_applicable, passed
-from auditor.cidr import CidrError, IPNetwork, overlaps, parse_cidr, parse_ip, parse_prefixes
-from auditor.graph.estate import Estate
-from auditor.graph.model import AksNetworking, Compute, Gap, ManagedCluster, Subnet, VirtualNetwork
-from auditor.subjects import aks_computes, unlisted_compute_errors
+from amlaudit.auditor.check import Settings, Verdict, check, error, failed, not_applicable, passed
+from amlaudit.auditor.cidr import CidrError, IPNetwork, overlaps, parse_cidr, parse_ip, parse_prefixes
+from amlaudit.auditor.graph.estate import Estate
+from amlaudit.auditor.graph.model import AksNetworking, Compute, Gap, ManagedCluster, Subnet, VirtualNetwork
+from amlaudit.auditor.subjects import aks_computes, unlisted_compute_errors
 
 _SOURCE = "Use Azure Kubernetes Service, step 4"
 _UNLISTED = "its AKS computes"

@@ -8,12 +8,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from auditor.check import Settings, Verdict, check, error, failed, not_applicable, passed
-from auditor.cidr import AZURE_RESERVED_ADDRESSES_PER_SUBNET, azure_usable_address_count, parse_prefixes
-from auditor.graph.estate import Estate
-from auditor.graph.model import Compute, Gap, ManagementLock, Subnet, VirtualMachine, VirtualNetwork, Workspace
-from auditor.ids import covering_scopes, id_key, looks_like_arm_id, parent_id, subscription_of
-from auditor.subjects import aml_computes, compute_list_gaps, compute_subnets, unlisted_compute_errors, vm_computes
+from amlaudit.auditor.check import Settings, Verdict, check, error, failed, not_applicable, passed
+from amlaudit.auditor.cidr import AZURE_RESERVED_ADDRESSES_PER_SUBNET, azure_usable_address_count, parse_prefixes
+from amlaudit.auditor.graph.estate import Estate
+from amlaudit.auditor.graph.model import Compute, Gap, ManagementLock, Subnet, VirtualMachine, VirtualNetwork, Workspace
+from amlaudit.auditor.ids import covering_scopes, id_key, looks_like_arm_id, parent_id, subscription_of
+from amlaudit.auditor.subjects import aml_computes, compute_list_gaps, compute_subnets, unlisted_compute_errors, vm_computes
 
 # The quotas each new Machine Learning Compute cluster draws on ("For each Machine Learning
 # Compute cluster, the Azure Machine Learning service allocates ... one NSG, one public IP

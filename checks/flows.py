@@ -1,7 +1,7 @@
 """The flow checks: what the document asks NSGs and routes to let through, judged exactly.
 
 Each check states its catalog row; the questions go to the network-policy engine through
-:mod:`auditor.flowquery`, which holds the estate's one service-tag index and NSG compiler,
+:mod:`amlaudit.auditor.flowquery`, which holds the estate's one service-tag index and NSG compiler,
 finds each compute's subnet, VNet and region, and keeps only certain answers.
 
 Where the flows are judged:
@@ -40,9 +40,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import replace
 from typing import Any
 
-from auditor.check import Settings, Verdict, check, error, failed, not_applicable, passed, subject_id
-from auditor.flowwords import LEAN_CIDRS, address_sketch
-from auditor.flowquery import (
+from amlaudit.auditor.check import Settings, Verdict, check, error, failed, not_applicable, passed, subject_id
+from amlaudit.auditor.flowwords import LEAN_CIDRS, address_sketch
+from amlaudit.auditor.flowquery import (
     ALL_PORTS,
     INTERNET_LABEL,
     NIC,
@@ -64,11 +64,11 @@ from auditor.flowquery import (
     outbound,
     route_evidence,
 )
-from auditor.graph.estate import Estate
-from auditor.graph.model import Compute, Gap, NetworkInterface
-from auditor.ids import id_key
-from auditor.netpolicy import AddressSet, CompiledNsg, PortSet, Question, RouteVerdict, describe
-from auditor.subjects import aks_computes, aml_computes, unlisted_compute_errors
+from amlaudit.auditor.graph.estate import Estate
+from amlaudit.auditor.graph.model import Compute, Gap, NetworkInterface
+from amlaudit.auditor.ids import id_key
+from amlaudit.auditor.netpolicy import AddressSet, CompiledNsg, PortSet, Question, RouteVerdict, describe
+from amlaudit.auditor.subjects import aks_computes, aml_computes, unlisted_compute_errors
 
 BATCH_PORTS = PortSet.parse("29876-29877")
 SSH_PORT = PortSet.of(22)

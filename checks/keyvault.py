@@ -4,17 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from auditor.check import Settings, Verdict, check, error, failed, not_applicable, passed
-from auditor.graph.estate import Estate
-from auditor.graph.model import Gap
-from auditor.service_firewall import (
+from amlaudit.auditor.check import Settings, Verdict, check, error, failed, not_applicable, passed
+from amlaudit.auditor.graph.estate import Estate
+from amlaudit.auditor.graph.model import Gap
+from amlaudit.auditor.service_firewall import (
     KEY_VAULT_ENDPOINT_SERVICES,
     no_experimentation_verdict,
     read_firewall,
     vnet_rule_verdict,
     workspace_ids,
 )
-from auditor.subjects import workspace_key_vaults
+from amlaudit.auditor.subjects import workspace_key_vaults
 
 
 @check(

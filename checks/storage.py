@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from auditor.check import Settings, Verdict, check, error, failed, not_applicable, passed
-from auditor.graph.estate import Estate
-from auditor.graph.model import Gap
-from auditor.service_firewall import (
+from amlaudit.auditor.check import Settings, Verdict, check, error, failed, not_applicable, passed
+from amlaudit.auditor.graph.estate import Estate
+from amlaudit.auditor.graph.model import Gap
+from amlaudit.auditor.service_firewall import (
     STORAGE_ENDPOINT_SERVICES,
     no_experimentation_verdict,
     read_firewall,
@@ -15,7 +15,7 @@ from auditor.service_firewall import (
     vnet_rule_verdict,
     workspace_ids,
 )
-from auditor.subjects import workspace_storage_accounts
+from amlaudit.auditor.subjects import workspace_storage_accounts
 
 
 @check(
@@ -84,7 +84,7 @@ def storage_trusted_services(estate: Estate, settings: Settings) -> Iterator[Ver
     ),
 )
 def storage_vnet_rule(estate: Estate, settings: Settings) -> Iterator[Verdict]:
-    """Where the catalog is silent (see :mod:`auditor.service_firewall`): a rule without `action` is
+    """Where the catalog is silent (see :mod:`amlaudit.auditor.service_firewall`): a rule without `action` is
     Allow; a rule `state` absent or Succeeded is in force, NetworkSourceDeleted / Failed /
     Deprovisioning is not, any other state is unknown; subnet ids compare case-insensitively;
     an endpoint counts whatever its `locations`, unless its provisioningState is Failed.

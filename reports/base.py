@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from auditor.findings import AuditResult
+from amlaudit.auditor.findings import AuditResult
 
 
 class Reporter(Protocol):

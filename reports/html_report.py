@@ -26,8 +26,8 @@ from urllib.parse import urlsplit
 import jinja2
 from markupsafe import Markup, escape
 
-from auditor.check import SEVERITIES, SOURCE_DOCUMENT, SOURCE_URL, STATUSES, Check
-from auditor.findings import AuditResult, Finding
+from amlaudit.auditor.check import SEVERITIES, SOURCE_DOCUMENT, SOURCE_URL, STATUSES, Check
+from amlaudit.auditor.findings import AuditResult, Finding
 
 TEMPLATE = "report.html.j2"
 STYLESHEET = "report.css"
@@ -295,7 +295,7 @@ def _csp_hash(text: str) -> str:
 @cache
 def _environment() -> jinja2.Environment:
     env = jinja2.Environment(
-        loader=jinja2.PackageLoader("reports", "templates"),
+        loader=jinja2.PackageLoader("amlaudit.reports", "templates"),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import orjson
 
-from auditor.findings import AuditResult
+from amlaudit.auditor.findings import AuditResult
 
 
 def _fallback(value: object) -> object:

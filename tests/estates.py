@@ -13,8 +13,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from auditor.graph import Estate, build_estate
-from auditor.snapshot import Snapshot, parse_snapshot
+from amlaudit.auditor.graph import Estate, build_estate
+from amlaudit.auditor.snapshot import Snapshot, parse_snapshot
 
 # Copies of ../shared/azure-samples, vendored so a clean clone tests on the same real data.
 SAMPLES = Path(__file__).resolve().parent / "data" / "azure-samples"

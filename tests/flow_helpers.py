@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from functools import cache
 from typing import Any
 
-from auditor.check import Check, Verdict
+from amlaudit.auditor.check import Check, Verdict
 from tests.estates import SERVICE_TAGS_FULL_GZ, SERVICE_TAGS_SUBSET, EstateBuilder, rid, security_rule
 
 

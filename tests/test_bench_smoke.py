@@ -15,12 +15,12 @@ import orjson
 import pytest
 from netaddr import IPSet
 
-from auditor.cli import main as amlaudit
-from auditor.graph import build_estate
-from auditor.graph.model import Gap, NetworkSecurityGroup
-from auditor.pipeline import audit_snapshot
-from auditor.runner import cyclic_gc_paused
-from auditor.snapshot import parse_snapshot
+from amlaudit.auditor.cli import main as amlaudit
+from amlaudit.auditor.graph import build_estate
+from amlaudit.auditor.graph.model import Gap, NetworkSecurityGroup
+from amlaudit.auditor.pipeline import audit_snapshot
+from amlaudit.auditor.runner import cyclic_gc_paused
+from amlaudit.auditor.snapshot import parse_snapshot
 from benchmarks.estate_gen import REGIONS, SUBSCRIPTION_COUNT, generate, load_service_tags, vnet_spaces
 
 N = 2
@@ -113,7 +113,7 @@ def test_every_registered_check_runs_without_crashing(document: dict[str, Any]) 
 
 def test_amlaudit_scan_writes_the_reports(document: dict[str, Any], tmp_path: Path) -> None:
     snapshot = tmp_path / "estate.json.gz"
-    from auditor.snapshot import write_snapshot
+    from amlaudit.auditor.snapshot import write_snapshot
 
     write_snapshot(document, snapshot)
     out = tmp_path / "out"
@@ -142,7 +142,7 @@ def test_collector_is_paused_for_the_audit_and_restored_even_on_error() -> None:
 
 def test_large_snapshot_decodes_the_same_with_the_collector_left_on() -> None:
     """Large documents are decoded with the cyclic collector paused and then frozen (a benchmark fix)."""
-    from auditor.snapshot import _FREEZE_FROM_BYTES, read_snapshot_bytes
+    from amlaudit.auditor.snapshot import _FREEZE_FROM_BYTES, read_snapshot_bytes
 
     filler = [{"id": f"/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/networkSecurityGroups/n{i}",
                "type": "Microsoft.Network/networkSecurityGroups", "properties": {"description": "d" * 2000, "n": i}}

@@ -1,6 +1,6 @@
 import pytest
 
-from checks.aks import aks_dns_service_ip
+from amlaudit.checks.aks import aks_dns_service_ip
 from tests.aks_helpers import aks_in_vnet, networking_config, real_aks_compute_and_cluster, real_kubenet_cluster
 from tests.estates import EstateBuilder
 

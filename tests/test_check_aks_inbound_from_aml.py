@@ -1,4 +1,4 @@
-from checks.flows import aks_inbound_from_aml
+from amlaudit.checks.flows import aks_inbound_from_aml
 from tests.aks_helpers import real_kubenet_cluster
 from tests.estates import EstateBuilder
 from tests.flow_helpers import AksCluster, deciders, denied_parts, deny_internet_inbound, rule, verdict_of

@@ -3,9 +3,9 @@ import ipaddress
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from auditor.flowquery import SUBNET, TCP, FlowContext, Side, SideAnswer, inbound, subset_difference
-from auditor.netpolicy import AddressSet, Endpoint, PortSet, Question, compile_nsg, evaluate_chain, intervals
-from checks.flows import aks_scoring_inbound
+from amlaudit.auditor.flowquery import SUBNET, TCP, FlowContext, Side, SideAnswer, inbound, subset_difference
+from amlaudit.auditor.netpolicy import AddressSet, Endpoint, PortSet, Question, compile_nsg, evaluate_chain, intervals
+from amlaudit.checks.flows import aks_scoring_inbound
 from tests.aks_helpers import real_kubenet_cluster
 from tests.estates import EstateBuilder
 from tests.flow_helpers import AksCluster, asg, deciders, deny_internet_inbound, rule, verdict_of

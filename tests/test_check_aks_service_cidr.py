@@ -1,4 +1,4 @@
-from checks.aks import aks_service_cidr
+from amlaudit.checks.aks import aks_service_cidr
 from tests.aks_helpers import aks_in_vnet, networking_config, real_kubenet_cluster
 from tests.estates import EstateBuilder
 

@@ -1,4 +1,4 @@
-from checks.flows import attached_compute_ssh
+from amlaudit.checks.flows import attached_compute_ssh
 from tests.estates import EstateBuilder
 from tests.flow_helpers import (
     add_hdinsight,

@@ -1,6 +1,6 @@
 import pytest
 
-from checks.compute import attached_compute_ubuntu
+from amlaudit.checks.compute import attached_compute_ubuntu
 from tests.estates import EstateBuilder, rid
 
 

@@ -1,5 +1,5 @@
-from auditor.flowquery import flow_context
-from checks.flows import compute_batch_inbound
+from amlaudit.auditor.flowquery import flow_context
+from amlaudit.checks.flows import compute_batch_inbound
 from tests.estates import EstateBuilder
 from tests.flow_helpers import (
     Cluster,

@@ -1,4 +1,4 @@
-from checks.flows import compute_forced_tunneling
+from amlaudit.checks.flows import compute_forced_tunneling
 from tests.estates import EstateBuilder
 from tests.flow_helpers import Cluster, split_prefix, tag_prefixes, verdict_of
 

@@ -1,5 +1,5 @@
-from auditor.check import Settings
-from checks.compute import compute_network_quota
+from amlaudit.auditor.check import Settings
+from amlaudit.checks.compute import compute_network_quota
 from tests.estates import OTHER_SUB, SUB, EstateBuilder
 
 REGION_ID = f"/subscriptions/{SUB}/providers/Microsoft.Network/locations/eastus"

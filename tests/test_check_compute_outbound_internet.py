@@ -1,4 +1,4 @@
-from checks.flows import compute_outbound_internet
+from amlaudit.checks.flows import compute_outbound_internet
 from tests.estates import EstateBuilder
 from tests.flow_helpers import Cluster, rule, tag_prefixes, verdict_of
 

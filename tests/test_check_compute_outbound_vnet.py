@@ -1,4 +1,4 @@
-from checks.flows import compute_outbound_vnet
+from amlaudit.checks.flows import compute_outbound_vnet
 from tests.estates import EstateBuilder
 from tests.flow_helpers import Cluster, deciders, denied_parts, rule, verdict_of
 

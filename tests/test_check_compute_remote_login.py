@@ -1,4 +1,4 @@
-from checks.flows import compute_remote_login
+from amlaudit.checks.flows import compute_remote_login
 from tests.estates import EstateBuilder
 from tests.flow_helpers import Cluster, asg, deciders, deny_internet_inbound, rule, verdict_of
 

@@ -1,4 +1,4 @@
-from checks.compute import compute_subnet_capacity
+from amlaudit.checks.compute import compute_subnet_capacity
 from tests.estates import EstateBuilder
 
 

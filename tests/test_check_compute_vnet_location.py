@@ -1,6 +1,6 @@
 import json
 
-from checks.compute import compute_vnet_location
+from amlaudit.checks.compute import compute_vnet_location
 from tests.estates import ARM_EXAMPLES, OTHER_SUB, EstateBuilder
 
 

@@ -1,4 +1,4 @@
-from checks.compute import compute_vnet_locks
+from amlaudit.checks.compute import compute_vnet_locks
 from tests.estates import NET_RG, SUB, EstateBuilder
 
 

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from auditor.check import Verdict
-from checks.keyvault import keyvault_network_restricted
+from amlaudit.auditor.check import Verdict
+from amlaudit.checks.keyvault import keyvault_network_restricted
 from tests.estates import ARM_EXAMPLES, EstateBuilder
 
 

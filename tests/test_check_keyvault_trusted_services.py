@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from auditor.check import Verdict
-from checks.keyvault import keyvault_trusted_services
+from amlaudit.auditor.check import Verdict
+from amlaudit.checks.keyvault import keyvault_trusted_services
 from tests.estates import ARM_EXAMPLES, EstateBuilder
 
 

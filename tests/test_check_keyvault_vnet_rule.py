@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from auditor.check import Verdict
-from checks.keyvault import keyvault_vnet_rule
+from amlaudit.auditor.check import Verdict
+from amlaudit.checks.keyvault import keyvault_vnet_rule
 from tests.estates import ARM_EXAMPLES, EstateBuilder
 
 

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from auditor.check import Verdict
-from checks.storage import storage_network_restricted
+from amlaudit.auditor.check import Verdict
+from amlaudit.checks.storage import storage_network_restricted
 from tests.estates import EstateBuilder
 
 

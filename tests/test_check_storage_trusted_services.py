@@ -1,4 +1,4 @@
-from checks.storage import storage_trusted_services
+from amlaudit.checks.storage import storage_trusted_services
 from tests.estates import EstateBuilder
 
 

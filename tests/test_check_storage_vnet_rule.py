@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from auditor.check import Verdict
-from checks.storage import storage_vnet_rule
+from amlaudit.auditor.check import Verdict
+from amlaudit.checks.storage import storage_vnet_rule
 from tests.estates import EstateBuilder
 
 

@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from auditor.cidr import CidrError, azure_usable_address_count, overlaps, parse_cidr, parse_ip, parse_prefixes
+from amlaudit.auditor.cidr import CidrError, azure_usable_address_count, overlaps, parse_cidr, parse_ip, parse_prefixes
 
 
 def test_host_bits_are_dropped() -> None:

@@ -1,6 +1,6 @@
 """The `amlaudit` command line as contracts.md describes it: outputs, exit statuses, bad input.
 
-Most tests call `auditor.cli.main(argv)`, which returns the exit status; a few run the
+Most tests call `amlaudit.auditor.cli.main(argv)`, which returns the exit status; a few run the
 installed console script in a subprocess to prove no traceback reaches the user.
 """
 
@@ -21,14 +21,14 @@ from typing import Any
 
 import pytest
 
-from auditor.check import SEVERITIES, STATUSES
-from auditor.cli import main
-from auditor.ids import id_key
-from auditor.registry import load_checks
-from fixtures import build_demo, build_estates
+from amlaudit.auditor.check import SEVERITIES, STATUSES
+from amlaudit.auditor.cli import main
+from amlaudit.auditor.ids import id_key
+from amlaudit.auditor.registry import load_checks
+from amlaudit.fixtures import build_demo, build_estates
 
 ESTATES = Path(build_estates.__file__).resolve().parent / "estates"
-HTML_AVAILABLE = importlib.util.find_spec("reports.html_report") is not None
+HTML_AVAILABLE = importlib.util.find_spec("amlaudit.reports.html_report") is not None
 needs_html = pytest.mark.skipif(not HTML_AVAILABLE, reason="the HTML reporter (reports/html_report.py) is not written yet")
 FINDING_KEYS = {"check_id", "status", "severity", "resource_id", "title", "message", "evidence", "remediation",
                 "reference", "fingerprint"}

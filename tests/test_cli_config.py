@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-import auditor.collect
-from auditor.cli import main
+import amlaudit.auditor.collect
+from amlaudit.auditor.cli import main
 
 
 def test_config_timeouts_and_concurrency_reach_the_collector(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -15,7 +15,7 @@ def test_config_timeouts_and_concurrency_reach_the_collector(tmp_path: Path, mon
         seen["options"] = options
         raise ValueError("stop here")
 
-    monkeypatch.setattr(auditor.collect, "collect", fake_collect)
+    monkeypatch.setattr(amlaudit.auditor.collect, "collect", fake_collect)
     config = tmp_path / "run.toml"
     config.write_text('concurrency = 3\nconnect_timeout = 2.5\nread_timeout = 30\nsubscriptions = ["sub-a"]\n')
     status = main(["collect", "--config", str(config), "--concurrency", "5", "--out", str(tmp_path / "s.json")])
@@ -45,7 +45,7 @@ def test_no_identity_is_exit_2_with_one_line_and_nothing_written(tmp_path: Path)
 
     env = {"PATH": os.path.dirname(sys.executable), "HOME": str(tmp_path), "AZURE_TOKEN_CREDENTIALS": "AzureCliCredential"}
     run = subprocess.run(
-        [sys.executable, "-m", "auditor.cli", "scan", "--subscription", "00000000-0000-0000-0000-000000000000",
+        [sys.executable, "-m", "amlaudit.auditor.cli", "scan", "--subscription", "00000000-0000-0000-0000-000000000000",
          "--arm-endpoint", "https://127.0.0.1:9", "--out", str(tmp_path / "out")],
         env=env, capture_output=True, text=True, timeout=120, cwd=Path(__file__).resolve().parents[1],
     )

@@ -11,8 +11,8 @@ import pytest
 import trustme
 from azure.core.pipeline.transport import RequestsTransport
 
-from auditor.collect import CollectError, CollectOptions, collect
-from auditor.snapshot import parse_snapshot
+from amlaudit.auditor.collect import CollectError, CollectOptions, collect
+from amlaudit.auditor.snapshot import parse_snapshot
 from tests.standin import StandIn
 from tests.standin.fixtures import StartStandIn, arm_standin, standin_ca  # noqa: F401 - fixtures
 from tests.standin.sample_estate import SUB_A, SUB_B, SampleEstate, sample_estate

@@ -31,9 +31,9 @@ import pytest
 import trustme
 from azure.core.pipeline.transport import RequestsTransport
 
-from auditor.cli import main
-from auditor.ids import id_key
-from auditor.snapshot import load_snapshot
+from amlaudit.auditor.cli import main
+from amlaudit.auditor.ids import id_key
+from amlaudit.auditor.snapshot import load_snapshot
 from benchmarks.estate_gen import generate
 from tests.standin import StandIn
 from tests.standin.fixtures import StartStandIn, arm_standin, standin_ca  # noqa: F401 - fixtures

@@ -7,10 +7,10 @@ from collections.abc import Iterator
 import pytest
 from azure.identity import AzureCliCredential
 
-from auditor.collect import CollectOptions
-from auditor.collect.arm import ArmReader, provider_namespace
-from auditor.collect.errors import ArmReadError
-from auditor.collect.readonly import RefusedRequestError
+from amlaudit.auditor.collect import CollectOptions
+from amlaudit.auditor.collect.arm import ArmReader, provider_namespace
+from amlaudit.auditor.collect.errors import ArmReadError
+from amlaudit.auditor.collect.readonly import RefusedRequestError
 from tests.standin import StandIn
 from tests.standin.fixtures import StartStandIn, arm_standin, standin_ca  # noqa: F401 - fixtures
 from tests.standin.sample_estate import SUB_A, SampleEstate, sample_estate

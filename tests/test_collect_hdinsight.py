@@ -14,11 +14,11 @@ from typing import Any
 
 import pytest
 
-from auditor.collect import CollectOptions, collect
-from auditor.findings import AuditResult
-from auditor.ids import id_key
-from auditor.pipeline import audit_snapshot
-from auditor.snapshot import parse_snapshot
+from amlaudit.auditor.collect import CollectOptions, collect
+from amlaudit.auditor.findings import AuditResult
+from amlaudit.auditor.ids import id_key
+from amlaudit.auditor.pipeline import audit_snapshot
+from amlaudit.auditor.snapshot import parse_snapshot
 from tests.standin import StandIn
 from tests.standin.fixtures import StartStandIn, arm_standin, standin_ca  # noqa: F401 - fixtures
 from tests.standin.sample_estate import SUB_B, SampleEstate, sample_estate_with_hdinsight

@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from auditor.collect import CollectOptions, collect
-from auditor.findings import AuditResult
-from auditor.pipeline import audit_snapshot
-from auditor.snapshot import parse_snapshot
+from amlaudit.auditor.collect import CollectOptions, collect
+from amlaudit.auditor.findings import AuditResult
+from amlaudit.auditor.pipeline import audit_snapshot
+from amlaudit.auditor.snapshot import parse_snapshot
 from tests.standin.fixtures import StartStandIn, arm_standin, standin_ca  # noqa: F401 - fixtures
 
 ESTATES = sorted((Path(__file__).resolve().parent.parent / "fixtures" / "estates").glob("*.json"))

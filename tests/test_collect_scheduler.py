@@ -7,7 +7,7 @@ from concurrent.futures import Future
 
 import pytest
 
-from auditor.collect.scheduler import Scheduler
+from amlaudit.auditor.collect.scheduler import Scheduler
 
 
 def test_wait_returns_only_after_work_submitted_by_work() -> None:

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from auditor.collect import CollectError, CollectOptions, collect
+from amlaudit.auditor.collect import CollectError, CollectOptions, collect
 from tests.standin import StandIn
 from tests.standin.blackhole import Blackhole
 from tests.standin.fixtures import StartStandIn, arm_standin, standin_ca  # noqa: F401 - fixtures

@@ -3,8 +3,8 @@
 import json
 from collections import Counter
 
-from auditor.runner import run_checks
-from checks import CHECKS
+from amlaudit.auditor.runner import run_checks
+from amlaudit.checks import CHECKS
 from tests.aks_helpers import aks_in_vnet, real_kubenet_cluster
 from tests.estates import NET_RG, SUB, EstateBuilder
 

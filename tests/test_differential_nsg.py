@@ -33,7 +33,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-from auditor.netpolicy import (
+from amlaudit.auditor.netpolicy import (
     AddressSet,
     FlowClass,
     FlowPart,
@@ -45,7 +45,7 @@ from auditor.netpolicy import (
     evaluate,
     evaluate_path,
 )
-from auditor.netpolicy import Packet as EnginePacket
+from amlaudit.auditor.netpolicy import Packet as EnginePacket
 from tests.oracle.arm_rules import AddressContext, AsgReading, ParsedNsg, parse_nsg, parse_port_item
 from tests.oracle.flows import FlowBox, LevelDecision, Packet, levels_for
 from tests.oracle.flows import FlowClass as OracleFlow

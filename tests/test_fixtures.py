@@ -18,15 +18,15 @@ from typing import Any
 
 import pytest
 
-from auditor.findings import AuditResult, Finding
-from auditor.graph import build_estate
-from auditor.graph.model import Subnet, VirtualMachine
-from auditor.ids import id_key, parse_arm_id
-from auditor.pipeline import audit_snapshot
-from auditor.registry import load_checks
-from auditor.snapshot import Snapshot, load_snapshot, read_snapshot_bytes
-from fixtures import build_demo, build_estates
-from fixtures.expectations import CATALOG_CHECK_IDS, STATUSES, load_table
+from amlaudit.auditor.findings import AuditResult, Finding
+from amlaudit.auditor.graph import build_estate
+from amlaudit.auditor.graph.model import Subnet, VirtualMachine
+from amlaudit.auditor.ids import id_key, parse_arm_id
+from amlaudit.auditor.pipeline import audit_snapshot
+from amlaudit.auditor.registry import load_checks
+from amlaudit.auditor.snapshot import Snapshot, load_snapshot, read_snapshot_bytes
+from amlaudit.fixtures import build_demo, build_estates
+from amlaudit.fixtures.expectations import CATALOG_CHECK_IDS, STATUSES, load_table
 from tests.estates import SERVICE_TAGS_SUBSET
 
 FIXTURES = Path(build_demo.__file__).resolve().parent
@@ -39,7 +39,7 @@ RULE_KEYWORDS = {"*", "any", "internet", "virtualnetwork", "azureloadbalancer"}
 @cache
 def snapshot_of(name: str) -> Snapshot:
     if name == "demo":
-        return read_snapshot_bytes(resources.files("fixtures").joinpath("demo.json.gz").read_bytes(), "demo estate")
+        return read_snapshot_bytes(resources.files("amlaudit.fixtures").joinpath("demo.json.gz").read_bytes(), "demo estate")
     return load_snapshot(FIXTURES / "estates" / f"{name}.json")
 
 
@@ -84,7 +84,7 @@ def test_builds_are_deterministic() -> None:
 
 
 def test_the_demo_ships_as_package_data_the_cli_can_find() -> None:
-    data = resources.files("fixtures").joinpath("demo.json.gz").read_bytes()
+    data = resources.files("amlaudit.fixtures").joinpath("demo.json.gz").read_bytes()
     assert data[:2] == b"\x1f\x8b"
     assert json.loads(gzip.decompress(data))["format"] == "amlaudit.snapshot/v1"
 

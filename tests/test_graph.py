@@ -3,10 +3,10 @@
 import json
 from typing import Any
 
-from auditor.graph import build_estate
-from auditor.graph.model import Gap, ManagedCluster, NetworkSecurityGroup, StorageAccount, Subnet
-from auditor.ids import id_key
-from auditor.snapshot import parse_snapshot
+from amlaudit.auditor.graph import build_estate
+from amlaudit.auditor.graph.model import Gap, ManagedCluster, NetworkSecurityGroup, StorageAccount, Subnet
+from amlaudit.auditor.ids import id_key
+from amlaudit.auditor.snapshot import parse_snapshot
 from tests.estates import ARM_EXAMPLES, EstateBuilder
 
 

@@ -19,10 +19,10 @@ from typing import Any
 
 import pytest
 
-import checks as builtin_pack
-from auditor.check import Check
-from auditor.cli import main
-from auditor.registry import CHECK_GROUP, RegistryError, load_checks
+import amlaudit.checks as builtin_pack
+from amlaudit.auditor.check import Check
+from amlaudit.auditor.cli import main
+from amlaudit.auditor.registry import CHECK_GROUP, RegistryError, load_checks
 from tests.estates import EstateBuilder
 
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "writing-checks.md"
@@ -30,7 +30,7 @@ DOCS = Path(__file__).resolve().parent.parent / "docs" / "writing-checks.md"
 ACME_CHECK = '''
 """ACME's naming rule."""
 
-from auditor.check import check, failed, passed
+from amlaudit.auditor.check import check, failed, passed
 
 
 @check(id="acme-workspace-naming", title="Workspace names start with mlw-", severity="medium",
@@ -111,7 +111,7 @@ def test_load_checks_holds_the_builtin_pack_then_the_third_party_one(acme: Path)
     from importlib.metadata import entry_points
 
     registered = {ep.name: ep.value for ep in entry_points(group=CHECK_GROUP)}
-    assert registered["builtin"] == "checks" and registered["acme"] == "acme_checks"
+    assert registered["builtin"] == "amlaudit.checks" and registered["acme"] == "acme_checks"
 
 
 def test_without_the_pack_only_builtin_checks_load() -> None:
@@ -257,6 +257,6 @@ def test_documented_snippets_match_the_registry() -> None:
     """The guide's registration snippet uses the group and value shape the registry loads."""
     text = DOCS.read_text()
     assert f'[project.entry-points."{CHECK_GROUP}"]' in text
-    assert 'builtin = "checks"' in text
+    assert 'builtin = "amlaudit.checks"' in text
     pyproject = tomllib.loads((Path(__file__).resolve().parent.parent / "pyproject.toml").read_text())
-    assert pyproject["project"]["entry-points"][CHECK_GROUP] == {"builtin": "checks"}
+    assert pyproject["project"]["entry-points"][CHECK_GROUP] == {"builtin": "amlaudit.checks"}

@@ -13,14 +13,14 @@ from typing import Any
 
 import pytest
 
-from auditor.check import Check, Settings, Verdict, check
-from auditor.findings import AuditResult, Finding, fingerprint
-from auditor.graph.estate import Estate
-from auditor.graph.model import Gap
-from auditor.pipeline import audit_snapshot, render_reports
-from auditor.registry import load_reporters
-from checks.storage import storage_trusted_services
-from reports.html_report import HtmlReporter, JsonLiteral, evidence_value, reference_link, safe_http_url
+from amlaudit.auditor.check import Check, Settings, Verdict, check
+from amlaudit.auditor.findings import AuditResult, Finding, fingerprint
+from amlaudit.auditor.graph.estate import Estate
+from amlaudit.auditor.graph.model import Gap
+from amlaudit.auditor.pipeline import audit_snapshot, render_reports
+from amlaudit.auditor.registry import load_reporters
+from amlaudit.checks.storage import storage_trusted_services
+from amlaudit.reports.html_report import HtmlReporter, JsonLiteral, evidence_value, reference_link, safe_http_url
 from tests.estates import EstateBuilder
 
 HOSTILE = "<script>alert(1)</script>"

@@ -1,9 +1,9 @@
-"""auditor.service_firewall: the odd shapes the check tests do not reach."""
+"""amlaudit.auditor.service_firewall: the odd shapes the check tests do not reach."""
 
 from __future__ import annotations
 
-from auditor.graph.model import NetworkAcls, Subnet
-from auditor.service_firewall import (
+from amlaudit.auditor.graph.model import NetworkAcls, Subnet
+from amlaudit.auditor.service_firewall import (
     KEY_VAULT_ENDPOINT_SERVICES,
     STORAGE_ENDPOINT_SERVICES,
     service_endpoint_for,

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from auditor.snapshot import SnapshotError, load_snapshot, parse_snapshot, write_snapshot
+from amlaudit.auditor.snapshot import SnapshotError, load_snapshot, parse_snapshot, write_snapshot
 from tests.estates import EstateBuilder
 
 
@@ -102,7 +102,7 @@ def test_a_usage_without_its_numbers_leaves_that_quota_unknown() -> None:
     doc = _doc()
     doc["usages"][0]["value"][1].pop("limit")  # NetworkSecurityGroups
     snap = parse_snapshot(doc)
-    from auditor.graph import build_estate
+    from amlaudit.auditor.graph import build_estate
 
     usages = build_estate(snap).usages_for(snap.usages[0].subscription_id, snap.usages[0].location)
     assert usages is not None and usages.get("NetworkSecurityGroups") is None and usages.get("LoadBalancers") is not None

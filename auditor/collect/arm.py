@@ -38,9 +38,9 @@ from azure.mgmt.resource.locks import ManagementLockClient
 from azure.mgmt.resource.subscriptions import SubscriptionClient
 from azure.mgmt.storage import StorageManagementClient
 
-from auditor.collect.errors import ArmReadError, CollectError
-from auditor.collect.readonly import ReadOnlyPolicy, RefusedRequestError
-from auditor.collect.token_cache import SharedTokenCredential
+from amlaudit.auditor.collect.errors import ArmReadError, CollectError
+from amlaudit.auditor.collect.readonly import ReadOnlyPolicy, RefusedRequestError
+from amlaudit.auditor.collect.token_cache import SharedTokenCredential
 
 _LOG = logging.getLogger(__name__)
 

@@ -7,11 +7,11 @@ from typing import TYPE_CHECKING, Any
 
 from azure.identity import DefaultAzureCredential
 
-from auditor.collect.arm import ArmReader
-from auditor.collect.crawl import Crawl, WorkspaceFilter
-from auditor.collect.options import CollectOptions
-from auditor.collect.scheduler import Scheduler
-from auditor.snapshot import SNAPSHOT_FORMAT
+from amlaudit.auditor.collect.arm import ArmReader
+from amlaudit.auditor.collect.crawl import Crawl, WorkspaceFilter
+from amlaudit.auditor.collect.options import CollectOptions
+from amlaudit.auditor.collect.scheduler import Scheduler
+from amlaudit.auditor.snapshot import SNAPSHOT_FORMAT
 
 if TYPE_CHECKING:
     from azure.core.credentials import TokenCredential

@@ -24,13 +24,13 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from auditor.collect.api_versions import API_VERSIONS
-from auditor.collect.arm import ArmReader
-from auditor.collect.errors import ArmReadError
-from auditor.collect.redact import drop_secrets
-from auditor.collect.scheduler import Scheduler
-from auditor.ids import covering_scopes, id_key, looks_like_arm_id, parent_id, parse_arm_id
-from auditor.snapshot import LockEntry, ResourceHeader, ServiceTagBlock, SubscriptionEntry, UsageBlock
+from amlaudit.auditor.collect.api_versions import API_VERSIONS
+from amlaudit.auditor.collect.arm import ArmReader
+from amlaudit.auditor.collect.errors import ArmReadError
+from amlaudit.auditor.collect.redact import drop_secrets
+from amlaudit.auditor.collect.scheduler import Scheduler
+from amlaudit.auditor.ids import covering_scopes, id_key, looks_like_arm_id, parent_id, parse_arm_id
+from amlaudit.auditor.snapshot import LockEntry, ResourceHeader, ServiceTagBlock, SubscriptionEntry, UsageBlock
 
 # Listed per subscription rather than read one by one: many computes share a few of these,
 # and one list answers for all of them. Everything listed is kept (see docs/collect.md).

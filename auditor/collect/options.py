@@ -1,4 +1,4 @@
-"""What to collect and from where: the options the CLI hands to :func:`auditor.collect.collect`."""
+"""What to collect and from where: the options the CLI hands to :func:`amlaudit.auditor.collect.collect`."""
 
 from __future__ import annotations
 

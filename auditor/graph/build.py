@@ -12,8 +12,8 @@ import ipaddress
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-from auditor.graph.estate import Estate
-from auditor.graph.model import (
+from amlaudit.auditor.graph.estate import Estate
+from amlaudit.auditor.graph.model import (
     AksNetworking,
     Compute,
     ComputeKind,
@@ -37,8 +37,8 @@ from auditor.graph.model import (
     Workspace,
     normalize_location,
 )
-from auditor.ids import id_key, looks_like_arm_id, parent_id, parse_arm_id
-from auditor.snapshot import CollectionError, Snapshot
+from amlaudit.auditor.ids import id_key, looks_like_arm_id, parent_id, parse_arm_id
+from amlaudit.auditor.snapshot import CollectionError, Snapshot
 
 N = TypeVar("N", bound=Node)
 

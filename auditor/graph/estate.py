@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from auditor.graph.model import (
+from amlaudit.auditor.graph.model import (
     Compute,
     Gap,
     HDInsightCluster,
@@ -25,10 +25,10 @@ from auditor.graph.model import (
     Workspace,
     normalize_location,
 )
-from auditor.ids import covering_scopes, id_key
+from amlaudit.auditor.ids import covering_scopes, id_key
 
 if TYPE_CHECKING:
-    from auditor.snapshot import CollectionError, Snapshot
+    from amlaudit.auditor.snapshot import CollectionError, Snapshot
 
 
 @dataclass(eq=False)

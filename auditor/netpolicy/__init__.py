@@ -6,7 +6,7 @@ on ``*`` or ``Internet``). See docs/netpolicy.md for the full guide.
 
 Typical use (one ``ServiceTagIndex`` and one ``NsgCompiler`` per run)::
 
-    from auditor.netpolicy import (
+    from amlaudit.auditor.netpolicy import (
         AddressSet, FlowClass, NsgCompiler, Question, ServiceTagIndex,
         compile_route_table, describe, evaluate_path, to_evidence,
     )

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 
 class NetPolicyError(Exception):
-    """Base class of every exception raised by ``auditor.netpolicy``."""
+    """Base class of every exception raised by ``amlaudit.auditor.netpolicy``."""
 
 
 class ParseError(NetPolicyError, ValueError):

@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from auditor.check import Settings
-from auditor.cli import main as cli_main
-from auditor.findings import AuditResult, Finding
-from auditor.pipeline import audit_snapshot
-from auditor.snapshot import parse_snapshot
+from amlaudit.auditor.check import Settings
+from amlaudit.auditor.cli import main as cli_main
+from amlaudit.auditor.findings import AuditResult, Finding
+from amlaudit.auditor.pipeline import audit_snapshot
+from amlaudit.auditor.snapshot import parse_snapshot
 from tests.estates import EstateBuilder
 
 NOT_APPLICABLE = "not_applicable"

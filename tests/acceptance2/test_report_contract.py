@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 
-from auditor.cli import main as cli_main
-from auditor.registry import load_checks
+from amlaudit.auditor.cli import main as cli_main
+from amlaudit.auditor.registry import load_checks
 from tests.acceptance.harness import NOT_APPLICABLE, run, run_cli
 from tests.acceptance.scenarios import add_workspace_compute, aml_scenario, hdinsight_cluster, ssh_from_aml_rule
 from tests.acceptance2.kit import attach_route_table

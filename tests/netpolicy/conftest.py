@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from auditor.netpolicy import ServiceTagIndex
+from amlaudit.auditor.netpolicy import ServiceTagIndex
 
 AZURE_SAMPLES = Path(__file__).resolve().parents[1] / "data" / "azure-samples"
 

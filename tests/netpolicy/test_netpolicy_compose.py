@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from auditor.netpolicy import (
+from amlaudit.auditor.netpolicy import (
     AddressSet,
     FlowClass,
     NsgCompiler,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from auditor.netpolicy import (
+from amlaudit.auditor.netpolicy import (
     AddressSet,
     FlowClass,
     Question,

@@ -16,7 +16,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from auditor.netpolicy import WELL_KNOWN_DEFAULT_RULES, AddressSet, FlowClass, Packet, compile_nsg, evaluate
+from amlaudit.auditor.netpolicy import WELL_KNOWN_DEFAULT_RULES, AddressSet, FlowClass, Packet, compile_nsg, evaluate
 
 VNET_TEXT = ["10.1.0.0/30"]
 VNET = AddressSet.parse(VNET_TEXT)

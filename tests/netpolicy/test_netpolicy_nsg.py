@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from auditor.netpolicy import (
+from amlaudit.auditor.netpolicy import (
     WELL_KNOWN_DEFAULT_RULES,
     AddressSet,
     EmptyFlowError,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from auditor.netpolicy import AddressSet, Endpoint, compile_route_table, describe
+from amlaudit.auditor.netpolicy import AddressSet, Endpoint, compile_route_table, describe
 
 VNET = AddressSet.parse("10.1.0.0/16")
 

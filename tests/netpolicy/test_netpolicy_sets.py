@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from auditor.netpolicy import AddressSet, ParseError, PortSet, ProtocolSet
-from auditor.netpolicy import intervals
+from amlaudit.auditor.netpolicy import AddressSet, ParseError, PortSet, ProtocolSet
+from amlaudit.auditor.netpolicy import intervals
 
 # --- intervals, checked against Python sets on a small universe ----------------------
 
@@ -197,7 +197,7 @@ def test_protocol_algebra() -> None:
 
 
 def test_internet_addresses_next_to_a_vnet() -> None:
-    from auditor.netpolicy import AZURE_LOAD_BALANCER, internet_addresses
+    from amlaudit.auditor.netpolicy import AZURE_LOAD_BALANCER, internet_addresses
 
     vnet = AddressSet.parse(["10.1.0.0/16", "fd00:1::/64"])
     internet = internet_addresses(vnet)

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from auditor.netpolicy import (
+from amlaudit.auditor.netpolicy import (
     AddressSet,
     ServiceTagDataError,
     ServiceTagIndex,

@@ -1,6 +1,6 @@
 """An independent oracle for NSG decisions, used only by tests and benchmarks.
 
-It shares no code with ``auditor.netpolicy`` on purpose: a differential test
+It shares no code with ``amlaudit.auditor.netpolicy`` on purpose: a differential test
 is only worth something when the two sides were written apart. Three parts:
 
 - ``arm_rules``: parse ARM security rules into the oracle's own rule model;

@@ -2,7 +2,7 @@
 
 Written from the catalog (/work/shared/requirements.md, "allowed" and
 "Service tags in rules") and ARM's response shape, without looking at
-``auditor.netpolicy``: a differential test needs two independent readings.
+``amlaudit.auditor.netpolicy``: a differential test needs two independent readings.
 
 An address field becomes an ``AddressMatcher``: a union of explicit networks
 and "everything outside these networks" terms. ``Internet`` is kept as such a

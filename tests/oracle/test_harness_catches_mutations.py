@@ -18,7 +18,7 @@ import pytest
 from hypothesis import HealthCheck, Phase, find, settings
 
 import tests.test_differential_nsg as differential
-from auditor.netpolicy import FlowVerdict, Question
+from amlaudit.auditor.netpolicy import FlowVerdict, Question
 
 from .strategies import GeneratedCase, cases
 

@@ -16,7 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from auditor.snapshot import load_snapshot
+from amlaudit.auditor.snapshot import load_snapshot
 from tests.standin.environment import standin_environment
 from tests.standin.server import StandIn
 

@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from auditor.ids import id_key, parse_arm_id
+from amlaudit.auditor.ids import id_key, parse_arm_id
 
 
 @dataclass(frozen=True)
