@@ -32,6 +32,12 @@ class Finding:
     remediation: str
     reference: str
     fingerprint: str
+    # Set after the checks ran, never by a check (dataclasses.replace): a waiver never changes
+    # `status`. `waiver` is the matching entry of --waivers ({"check", "reason", "owner",
+    # "expires": "YYYY-MM-DD", and the selector used: "resource" | "fingerprint" |
+    # "resource_glob"}); `baseline` is "new" or "persisting" when the run had --baseline.
+    waiver: dict[str, Any] | None = None
+    baseline: str | None = None
 
     @classmethod
     def from_verdict(cls, check: Check, verdict: Verdict) -> Finding:
@@ -52,10 +58,17 @@ class Finding:
         # Field by field, not dataclasses.asdict: asdict deep-copies every evidence value, which
         # took 1.8 s of a 1,000-workspace scan (15,000 findings); the evidence is plain data
         # that reporters only read, so a shallow copy of the mapping is enough.
-        return {name: getattr(self, name) for name in _FINDING_FIELDS} | {"evidence": dict(self.evidence)}
+        document = {name: getattr(self, name) for name in _FINDING_FIELDS} | {"evidence": dict(self.evidence)}
+        # The annotations appear only when set, so a plain run's findings.json is unchanged.
+        if self.waiver is not None:
+            document["waiver"] = dict(self.waiver)
+        if self.baseline is not None:
+            document["baseline"] = self.baseline
+        return document
 
 
-_FINDING_FIELDS = tuple(f.name for f in fields(Finding))
+_ANNOTATIONS = ("waiver", "baseline")
+_FINDING_FIELDS = tuple(f.name for f in fields(Finding) if f.name not in _ANNOTATIONS)
 
 
 @dataclass(slots=True)
