@@ -243,7 +243,8 @@ def diff(old: Path, new: Path, as_json: bool, fail_on: str) -> int:
     if as_json:
         click.echo(json.dumps(diff_document(result, fail_on), indent=2))
     else:
-        print_diff(result, fail_on, Console())
+        console = Console()
+        print_diff(result, fail_on, console if console.is_terminal else Console(width=200))
     return result.exit_status(fail_on)
 
 

@@ -20,6 +20,7 @@ from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from amlaudit.auditor.baseline import CATEGORIES, Change, Comparison, by_fingerprint, compare
 from amlaudit.auditor.findings import Finding, exit_failures
@@ -88,7 +89,7 @@ def diff_document(diff: FindingsDiff, fail_on: str) -> dict[str, Any]:
         "fail_on": fail_on,
         "exit_status": diff.exit_status(fail_on),
         "counts": diff.counts(),
-        **{name: [_entry(change, name) for change in diff.category(name)] for name in DIFF_CATEGORIES},
+        "findings": {name: [_entry(change, name) for change in diff.category(name)] for name in DIFF_CATEGORIES},
     }
 
 
@@ -98,7 +99,7 @@ _LABELS = {"new": "NEW", "unverified": "unverified", "resolved": "resolved", "ch
 
 def print_diff(diff: FindingsDiff, fail_on: str, console: Console) -> None:
     """The human table: what needs a look first (new, unverified), then the rest."""
-    table = Table(title=f"amlaudit diff: {diff.old.source} \u2192 {diff.new.source}")
+    table = Table(title=Text(f"amlaudit diff: {diff.old.source} \u2192 {diff.new.source}"))
     for column in ("change", "severity", "check", "resource", "status", "note"):
         table.add_column(column, overflow="fold")
     for name in _ORDER:
@@ -111,10 +112,11 @@ def print_diff(diff: FindingsDiff, fail_on: str, console: Console) -> None:
                 note = ", ".join(f"{what} changed" for what in _changes(change))
             if change.new is not None and change.new.waiver is not None:
                 note = "; ".join(filter(None, [note, f"waived until {change.new.waiver.get('expires')}"]))
-            table.add_row(_LABELS[name], f.severity, f.check_id, f.resource_id or "(no subject)",
-                          f"{old_status} \u2192 {new_status}", note)
+            # Text, not markup: ids, reasons and waiver text come from the files.
+            table.add_row(_LABELS[name], Text(f.severity), Text(f.check_id), Text(f.resource_id or "(no subject)"),
+                          Text(f"{old_status} \u2192 {new_status}"), Text(note))
     console.print(table)
     counts = diff.counts()
-    console.print(", ".join(f"{counts[name]} {name}" for name in _ORDER) + ".")
+    console.print(", ".join(f"{counts[name]} {name}" for name in _ORDER) + ".", markup=False)
     status = diff.exit_status(fail_on)
     console.print(f"exit {status}: " + ("new failures" if status else "no new failures"))
