@@ -54,7 +54,7 @@ class Change:
             "new_status": self.new.status if self.new is not None else "absent",
         }
         if self.reason is not None:
-            entry["reason"] = self.reason
+            entry["unverified_reason"] = self.reason
         return entry
 
 
