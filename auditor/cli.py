@@ -140,7 +140,7 @@ def cli() -> None:
 @click.option("--fail-on", type=click.Choice(SEVERITIES, case_sensitive=False), help="Lowest severity that makes failures exit 1 [default: low].")
 @click.option("--planned-new-clusters", type=click.IntRange(0), help="compute-network-quota: new AmlCompute clusters planned [default: 1].")
 @click.option("--waivers", "waivers_path", type=click.Path(dir_okay=False, path_type=Path), help="TOML file of accepted risks: waived failures keep their status and do not count toward exit 1; expired waivers stop waiving (see docs/waivers-and-baselines.md).")
-@click.option("--baseline", "baseline_path", type=click.Path(dir_okay=False, path_type=Path), help="An earlier findings.json: failing findings are marked new or persisting (by fingerprint), and only new failures count toward exit 1.")
+@click.option("--baseline", "baseline_path", type=click.Path(dir_okay=False, path_type=Path), help="An earlier findings.json: each failing finding is marked new (not failing in the baseline) or persisting (failing in both, by fingerprint); only new failures count toward exit 1; earlier failures this run could not verify are 'unverified', never resolved.")
 @click.option("--quiet", "-q", is_flag=True, help="No summary on stdout.")
 def scan(snapshot_path: Path | None, demo: bool, subscriptions: tuple[str, ...], workspaces: tuple[str, ...],
          save_snapshot: Path | None, out_dir: Path | None, formats: tuple[str, ...], arm_endpoint: str | None,
@@ -231,6 +231,12 @@ def collect(subscriptions: tuple[str, ...], workspaces: tuple[str, ...], out_fil
 @click.option("--fail-on", type=click.Choice(SEVERITIES, case_sensitive=False), default="low", show_default=True, help="Lowest severity of a new failure that makes the diff exit 1.")
 def diff(old: Path, new: Path, as_json: bool, fail_on: str) -> int:
     """Compare two findings.json files by fingerprint: new, persisting, resolved, unverified and changed findings.
+
+    \b
+    new: failing in NEW, not failing in OLD; persisting: failing in both;
+    resolved: failing in OLD, verified not failing in NEW; changed: in both,
+    status or evidence differs. "Failing" is status fail. Details and the
+    --json shape: docs/waivers-and-baselines.md.
 
     \b
     A failure of OLD that NEW could not verify (error finding, check not run or

@@ -49,8 +49,8 @@ from amlaudit.auditor.coverage import Coverage
 from amlaudit.auditor.findings import AuditResult, Finding, fingerprint
 from amlaudit.auditor.ids import id_key, looks_like_arm_id
 
-SELECTORS = ("resource", "fingerprint", "resource_glob")
 Selector = Literal["resource", "fingerprint", "resource_glob"]
+SELECTORS: tuple[Selector, ...] = ("resource", "fingerprint", "resource_glob")
 _FINGERPRINT = re.compile(r"^[0-9a-f]{32}$")
 _GLOB_SPECIALS = re.compile(r"[*?\[]")
 
@@ -219,7 +219,7 @@ def parse_waivers(text: str, source: str, check_ids: Collection[str]) -> WaiverS
         check_id = known.get(entry.check.lower())
         if check_id is None:
             raise WaiverError(f"{where}: unknown check {entry.check!r} (run 'amlaudit checks' for the list)")
-        selector: Selector = next(name for name in SELECTORS if getattr(entry, name) is not None)  # type: ignore[assignment]
+        selector = next(name for name in SELECTORS if getattr(entry, name) is not None)
         value: str = getattr(entry, selector)
         key = {"resource": id_key, "fingerprint": str.lower, "resource_glob": _glob_regex}[selector](value)
         waivers.append(Waiver(index, check_id, selector, value, entry.reason, entry.owner, entry.expires, key))
