@@ -19,10 +19,9 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from amlaudit.auditor import __version__
-from amlaudit.auditor.check import SEVERITIES, Check, Settings
+from amlaudit.auditor import __version__, waivers
 from amlaudit.auditor import baseline as baselines
-from amlaudit.auditor import waivers
+from amlaudit.auditor.check import SEVERITIES, Check, Settings
 from amlaudit.auditor.config import ConfigError, RunConfig, load_config
 from amlaudit.auditor.diff import diff_document, diff_findings, print_diff
 from amlaudit.auditor.findings import AuditResult

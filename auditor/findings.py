@@ -34,9 +34,10 @@ class Finding:
     reference: str
     fingerprint: str
     # Set after the checks ran, never by a check (dataclasses.replace): a waiver never changes
-    # `status`. `waiver` is the matching entry of --waivers ({"check", "reason", "owner",
-    # "expires": "YYYY-MM-DD", and the selector used: "resource" | "fingerprint" |
-    # "resource_glob"}); `baseline` is "new" or "persisting" when the run had --baseline.
+    # `status`. `waiver` is the matching entry of --waivers ({"entry": its 1-based position in
+    # the file, "check", "reason", "owner", "expires": "YYYY-MM-DD", and the selector used:
+    # "resource" | "fingerprint" | "resource_glob"}), set on `fail` findings only; `baseline` is
+    # "new" or "persisting", set on `fail` findings when the run had --baseline.
     waiver: dict[str, Any] | None = None
     baseline: str | None = None
 
