@@ -117,3 +117,16 @@ def test_baseline_badges_and_the_unverified_and_resolved_lists() -> None:
     resolved = section.find_all("table")[1]
     assert f"{FRAUD_WS}/computes/deleted" in resolved.text() and "absent" in resolved.text()
     assert "could not be verified" in dom.find("p", id="outcome-baseline").text()
+
+
+def test_when_every_failure_is_accepted_the_outcome_is_not_marked_failing() -> None:
+    # The demo also has findings it could not verify, so the page says "incomplete", not "failing".
+    failing = sorted({f.check_id for f in demo_result().findings if f.status == "fail"})
+    text = "".join(f'[[waiver]]\ncheck = "{c}"\nresource_glob = "*"\nreason = "r"\nowner = "o"\nexpires = 2027-01-01\n' for c in failing)
+    result = apply_waivers(demo_result(), parse_waivers(text, "w.toml", CHECK_IDS), date(2026, 12, 3))
+    _, dom = render(result)
+    outcome = dom.find("section", id="outcome")
+    assert "out-incomplete" in outcome.classes() and "out-fail" not in outcome.classes()
+    assert "23 of them are accepted risks" in outcome.text()
+    _, plain = render(demo_result())
+    assert "out-fail" in plain.find("section", id="outcome").classes()
