@@ -19,10 +19,13 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from amlaudit.auditor import __version__
+from amlaudit.auditor import __version__, waivers
+from amlaudit.auditor import baseline as baselines
 from amlaudit.auditor.check import SEVERITIES, Check, Settings
 from amlaudit.auditor.config import ConfigError, RunConfig, load_config
+from amlaudit.auditor.diff import diff_document, diff_findings, print_diff
 from amlaudit.auditor.findings import AuditResult
+from amlaudit.auditor.findings_file import FindingsFileError, read_findings_file
 from amlaudit.auditor.graph import build_estate
 from amlaudit.auditor.pipeline import UnknownFormatError, render_reports, write_reports
 from amlaudit.auditor.registry import RegistryError, load_checks, load_reporters, reporter_entry_points
@@ -106,6 +109,8 @@ def _print_summary(console: Console, result: AuditResult, written: list[Path], e
         f"{s['fail']} failing, {s['error']} could not be verified, {s['pass']} passing, "
         f"{s['not_applicable']} not applicable; {len(result.errors)} collection error(s)."
     )
+    for line in waivers.console_lines(result) + baselines.console_lines(result):
+        console.print(line, markup=False, highlight=False)
     for path in written:
         console.print(f"wrote {path}")
     meaning = {0: "clean", 1: "failures found", 3: "incomplete: some checks could not be verified"}[exit_status]
@@ -133,12 +138,21 @@ def cli() -> None:
 @click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path), help="TOML file with run defaults.")
 @click.option("--fail-on", type=click.Choice(SEVERITIES, case_sensitive=False), help="Lowest severity that makes failures exit 1 [default: low].")
 @click.option("--planned-new-clusters", type=click.IntRange(0), help="compute-network-quota: new AmlCompute clusters planned [default: 1].")
+@click.option("--waivers", "waivers_path", type=click.Path(dir_okay=False, path_type=Path), help="TOML file of accepted risks: waived failures keep their status and do not count toward exit 1; expired waivers stop waiving (see docs/waivers-and-baselines.md).")
+@click.option("--baseline", "baseline_path", type=click.Path(dir_okay=False, path_type=Path), help="An earlier findings.json: each failing finding is marked new (not failing in the baseline) or persisting (failing in both, by fingerprint); only new failures count toward exit 1; earlier failures this run could not verify are 'unverified', never resolved.")
 @click.option("--quiet", "-q", is_flag=True, help="No summary on stdout.")
 def scan(snapshot_path: Path | None, demo: bool, subscriptions: tuple[str, ...], workspaces: tuple[str, ...],
          save_snapshot: Path | None, out_dir: Path | None, formats: tuple[str, ...], arm_endpoint: str | None,
          cloud: str | None, concurrency: int | None, config_path: Path | None, fail_on: str | None,
-         planned_new_clusters: int | None, quiet: bool) -> int:
-    """Audit an estate and write findings.json plus the other reports."""
+         planned_new_clusters: int | None, waivers_path: Path | None, baseline_path: Path | None, quiet: bool) -> int:
+    """Audit an estate and write findings.json plus the other reports.
+
+    \b
+    Exit status: 1 failing findings at or above --fail-on that are neither waived
+    nor (with --baseline) persisting from the baseline; else 3 if anything could not
+    be verified (error findings, collection errors, baseline failures this run could
+    not re-verify); else 0. 2: bad input (one line on stderr, nothing written).
+    """
     config = load_config(config_path)
     if snapshot_path is not None and demo:
         _fail("--snapshot and --demo are exclusive")
@@ -158,6 +172,10 @@ def scan(snapshot_path: Path | None, demo: bool, subscriptions: tuple[str, ...],
         check_settings=config.checks,
     )
     out = out_dir or Path(config.out or "amlaudit-out")
+    # Read before the audit: a bad waivers or baseline file stops the run before anything is written.
+    waivers_path = waivers_path or (Path(config.waivers) if config.waivers else None)
+    waiver_set = waivers.load_waivers(waivers_path, [c.id for c in checks]) if waivers_path else None
+    baseline = read_findings_file(baseline_path) if baseline_path is not None else None
 
     if snapshot_path is not None:
         snapshot = load_snapshot(snapshot_path)
@@ -171,6 +189,10 @@ def scan(snapshot_path: Path | None, demo: bool, subscriptions: tuple[str, ...],
 
     with cyclic_gc_paused():  # one-shot audit: the collector's passes cost a third of the CPU and find ~nothing
         result = run_checks(build_estate(snapshot), checks, settings)
+        if waiver_set is not None:
+            result = waivers.apply_waivers(result, waiver_set, waivers.utc_today())
+        if baseline is not None:
+            result = baselines.apply_baseline(result, baseline)
         rendered = render_reports(result, format_names, reporters)
     written = write_reports(rendered, out)
     if save_snapshot is not None:
@@ -199,6 +221,36 @@ def collect(subscriptions: tuple[str, ...], workspaces: tuple[str, ...], out_fil
     errors = document.get("errors") or []
     click.echo(f"wrote {out_file}: {len(document.get('resources') or [])} resources, {len(errors)} collection error(s)")
     return EXIT_INCOMPLETE if errors else EXIT_OK
+
+
+@cli.command()
+@click.argument("old", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("new", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print one amlaudit.diff/v1 JSON object instead of the table.")
+@click.option("--fail-on", type=click.Choice(SEVERITIES, case_sensitive=False), default="low", show_default=True, help="Lowest severity of a new failure that makes the diff exit 1.")
+def diff(old: Path, new: Path, as_json: bool, fail_on: str) -> int:
+    """Compare two findings.json files by fingerprint: new, persisting, resolved, unverified and changed findings.
+
+    \b
+    new: failing in NEW, not failing in OLD; persisting: failing in both;
+    resolved: failing in OLD, verified not failing in NEW; changed: in both,
+    status or evidence differs. "Failing" is status fail. Details and the
+    --json shape: docs/waivers-and-baselines.md.
+
+    \b
+    A failure of OLD that NEW could not verify (error finding, check not run or
+    crashed, collection error, coverage gap, subscription or workspace not audited)
+    is "unverified", never "resolved". Exit 1 if NEW has a failure at or above
+    --fail-on that was not failing in OLD and is not waived in NEW; else 0; 2 on bad input.
+    """
+    result = diff_findings(read_findings_file(old), read_findings_file(new))
+    fail_on = fail_on.lower()
+    if as_json:
+        click.echo(json.dumps(diff_document(result, fail_on), indent=2))
+    else:
+        console = Console()
+        print_diff(result, fail_on, console if console.is_terminal else Console(width=200))
+    return result.exit_status(fail_on)
 
 
 @cli.command(name="checks")
@@ -260,7 +312,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (click.exceptions.Abort, KeyboardInterrupt):
         click.echo("amlaudit: interrupted", err=True)
         status = 130
-    except (BadInput, SnapshotError, ConfigError, RegistryError, UnknownFormatError) as exc:
+    except (BadInput, SnapshotError, ConfigError, RegistryError, UnknownFormatError, waivers.WaiverError,
+            FindingsFileError) as exc:
         click.echo(f"amlaudit: error: {exc}", err=True)
         status = EXIT_BAD_INPUT
     except OSError as exc:  # an unwritable --out, a full disk

@@ -11,6 +11,7 @@ read_timeout = 60             # seconds to wait for an answer (no answer: that r
 subscriptions = ["..."]
 workspaces = ["rg/name"]
 arm_endpoint = "https://management.azure.com"
+waivers = "waivers.toml"      # accepted risks (docs/waivers-and-baselines.md); relative to this file's folder
 
 [checks.my-custom-check]      # settings for third-party checks
 threshold = 3
@@ -44,6 +45,7 @@ class RunConfig(BaseModel):
     workspaces: list[str] | None = None
     arm_endpoint: str | None = None
     cloud: str | None = None
+    waivers: str | None = None
     checks: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
 
@@ -60,8 +62,12 @@ def load_config(path: str | Path | None) -> RunConfig:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{p}: not valid TOML ({exc})") from None
     try:
-        return RunConfig.model_validate(data)
+        config = RunConfig.model_validate(data)
     except ValidationError as exc:
         err = exc.errors()[0]
         where = ".".join(str(x) for x in err["loc"]) or "document"
         raise ConfigError(f"{p}: {where}: {err['msg']}") from None
+    if config.waivers is not None:
+        # An input kept beside the config (in the same repository), so found from there.
+        config.waivers = str(p.parent / Path(config.waivers).expanduser())
+    return config

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -33,9 +34,10 @@ class Finding:
     reference: str
     fingerprint: str
     # Set after the checks ran, never by a check (dataclasses.replace): a waiver never changes
-    # `status`. `waiver` is the matching entry of --waivers ({"check", "reason", "owner",
-    # "expires": "YYYY-MM-DD", and the selector used: "resource" | "fingerprint" |
-    # "resource_glob"}); `baseline` is "new" or "persisting" when the run had --baseline.
+    # `status`. `waiver` is the matching entry of --waivers ({"entry": its 1-based position in
+    # the file, "check", "reason", "owner", "expires": "YYYY-MM-DD", and the selector used:
+    # "resource" | "fingerprint" | "resource_glob"}), set on `fail` findings only; `baseline` is
+    # "new" or "persisting", set on `fail` findings when the run had --baseline.
     waiver: dict[str, Any] | None = None
     baseline: str | None = None
 
@@ -66,6 +68,12 @@ class Finding:
             document["baseline"] = self.baseline
         return document
 
+    @property
+    def counts_toward_exit(self) -> bool:
+        """A failure this run must answer for (exit 1): not accepted by a waiver and not debt
+        the baseline already had. The one place that decides (auditor/waivers.py, baseline.py)."""
+        return self.status == "fail" and self.waiver is None and self.baseline != "persisting"
+
 
 _ANNOTATIONS = ("waiver", "baseline")
 _FINDING_FIELDS = tuple(f.name for f in fields(Finding) if f.name not in _ANNOTATIONS)
@@ -82,6 +90,14 @@ class AuditResult:
     generated_at: str
     snapshot_collected_at: str | None = None
     snapshot_source: str = ""
+    # Where the run looked: subscription ids of the snapshot (listed, or holding a resource) and
+    # its `scope.workspaces` filter. Baselines and diff need it to tell "gone" from "not looked at".
+    snapshot_subscriptions: list[str] | None = None
+    snapshot_workspace_filter: list[str] | None = None
+    # Sections added by the stages after the checks (findings.json keys of the same names):
+    # `waivers` (auditor/waivers.py) and `baseline` (auditor/baseline.py), plain JSON data.
+    waivers: dict[str, Any] | None = None
+    baseline: dict[str, Any] | None = None
     tool: dict[str, str] = field(default_factory=lambda: {"name": "amlaudit", "version": __version__})
 
     @property
@@ -98,14 +114,21 @@ class AuditResult:
         floor = severity_rank(severity)
         return [f for f in self.findings if f.status == "fail" and severity_rank(f.severity) >= floor]
 
+    def exit_failures(self, fail_on: str) -> list[Finding]:
+        """The failures at/above fail_on that make the run exit 1 (waived and persisting ones do not)."""
+        return exit_failures(self.findings, fail_on)
+
     @property
     def incomplete(self) -> bool:
-        """Something could not be verified: an `error` finding or a collection error."""
-        return bool(self.errors) or any(f.status == "error" for f in self.findings)
+        """Something could not be verified: an `error` finding, a collection error, or a failure
+        of the baseline that this run could not re-verify."""
+        return (bool(self.errors) or any(f.status == "error" for f in self.findings)
+                or bool(self.baseline and self.baseline.get("unverified")))
 
     def exit_status(self, fail_on: str) -> int:
-        """The contract's exit codes: 1 failures at/above fail_on, else 3 incomplete, else 0."""
-        if self.failures_at_or_above(fail_on):
+        """The contract's exit codes: 1 failures at/above fail_on (not waived, not persisting from
+        the baseline), else 3 incomplete, else 0."""
+        if self.exit_failures(fail_on):
             return 1
         if self.incomplete:
             return 3
@@ -121,13 +144,31 @@ class AuditResult:
             "errors": [dict(e) for e in self.errors],
             "findings": [f.to_dict() for f in self.findings],
             # Extensions (readers ignore keys they don't know):
-            "snapshot": {"collected_at": self.snapshot_collected_at, "source": self.snapshot_source},
+            "snapshot": {"collected_at": self.snapshot_collected_at, "source": self.snapshot_source}
+            | ({"subscriptions": list(self.snapshot_subscriptions)} if self.snapshot_subscriptions is not None else {})
+            | ({"workspaces": list(self.snapshot_workspace_filter)} if self.snapshot_workspace_filter else {}),
             "coverage_gaps": _unique_gaps(self.gaps),
             "checks": [
                 {"id": c.id, "title": c.title, "severity": c.severity, "subject": c.subject, "source": c.source}
                 for c in self.checks
             ],
-        }
+        } | self._stage_sections()
+
+    def _stage_sections(self) -> dict[str, Any]:
+        sections: dict[str, Any] = {}
+        if self.waivers is not None:
+            sections["waivers"] = self.waivers
+        if self.baseline is not None:
+            # The contract's list of fingerprints, and the detailed section beside it.
+            sections["resolved"] = [entry["fingerprint"] for entry in self.baseline.get("resolved", [])]
+            sections["baseline"] = self.baseline
+        return sections
+
+
+def exit_failures(findings: Iterable[Finding], fail_on: str) -> list[Finding]:
+    """The failures at/above fail_on that make a run (or `amlaudit diff`) exit 1."""
+    floor = severity_rank(fail_on)
+    return [f for f in findings if f.counts_toward_exit and severity_rank(f.severity) >= floor]
 
 
 def _unique_gaps(gaps: list[Gap]) -> list[dict[str, Any]]:

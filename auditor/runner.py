@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from datetime import datetime, timezone
 
 from amlaudit.auditor.check import STATUSES, Check, Settings, Verdict
+from amlaudit.auditor.coverage import audited_subscriptions, workspace_filter
 from amlaudit.auditor.findings import AuditResult, Finding
 from amlaudit.auditor.graph.estate import Estate
 from amlaudit.auditor.ids import id_key
@@ -54,6 +55,8 @@ def run_checks(estate: Estate, checks: Sequence[Check], settings: Settings | Non
         generated_at=datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         snapshot_collected_at=snapshot.collected_at,
         snapshot_source=snapshot.source,
+        snapshot_subscriptions=audited_subscriptions(snapshot),
+        snapshot_workspace_filter=workspace_filter(snapshot),
     )
 
 

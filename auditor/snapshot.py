@@ -135,7 +135,7 @@ class Snapshot:
     source: str = field(default="")
 
 
-def _first_error(exc: ValidationError) -> str:
+def first_validation_error(exc: ValidationError) -> str:
     err = exc.errors()[0]
     where = ".".join(str(p) for p in err["loc"]) or "document"
     extra = len(exc.errors()) - 1
@@ -153,11 +153,11 @@ def parse_snapshot(document: Any, source: str = "snapshot") -> Snapshot:
     try:
         envelope = Envelope.model_validate(document)
     except ValidationError as exc:
-        raise SnapshotError(f"{source}: invalid snapshot: {_first_error(exc)}") from None
+        raise SnapshotError(f"{source}: invalid snapshot: {first_validation_error(exc)}") from None
     try:
         _resource_headers.validate_python(envelope.resources)
     except ValidationError as exc:
-        raise SnapshotError(f"{source}: invalid snapshot: resources.{_first_error(exc)}") from None
+        raise SnapshotError(f"{source}: invalid snapshot: resources.{first_validation_error(exc)}") from None
     return Snapshot(
         raw=document,
         resources=document["resources"],
@@ -200,34 +200,42 @@ def _decode_json(data: bytes) -> Any:
     return document
 
 
-def read_snapshot_bytes(data: bytes, source: str = "snapshot") -> Snapshot:
-    """Decode (gzip detected by its magic bytes, not the file name) and validate."""
+def decode_json_bytes(data: bytes, source: str, error: type[Exception] = SnapshotError) -> Any:
+    """JSON, gzip-compressed or not (detected by its magic bytes, not the file name); `error` with one line."""
     if data[:2] == _GZIP_MAGIC:
         try:
             data = gzip.decompress(data)
         except (OSError, EOFError, zlib.error) as exc:
-            raise SnapshotError(f"{source}: corrupt gzip data ({exc})") from None
+            raise error(f"{source}: corrupt gzip data ({exc})") from None
     if not data.strip():
-        raise SnapshotError(f"{source}: file is empty")
+        raise error(f"{source}: file is empty")
     try:
-        document = _decode_json(data)
+        return _decode_json(data)
     except orjson.JSONDecodeError as exc:
-        raise SnapshotError(f"{source}: not valid JSON ({exc})") from None
-    return parse_snapshot(document, source)
+        raise error(f"{source}: not valid JSON ({exc})") from None
+
+
+def read_input_bytes(path: str | os.PathLike[str], what: str, error: type[Exception] = SnapshotError) -> bytes:
+    """The bytes of an input file (`what` names it in the one-line `error`)."""
+    p = Path(path)
+    try:
+        return p.read_bytes()
+    except FileNotFoundError:
+        raise error(f"{p}: no such file") from None
+    except IsADirectoryError:
+        raise error(f"{p}: is a directory, expected {what}") from None
+    except OSError as exc:
+        raise error(f"{p}: cannot read ({exc.strerror or exc})") from None
+
+
+def read_snapshot_bytes(data: bytes, source: str = "snapshot") -> Snapshot:
+    """Decode (gzip detected by its magic bytes, not the file name) and validate."""
+    return parse_snapshot(decode_json_bytes(data, source), source)
 
 
 def load_snapshot(path: str | os.PathLike[str]) -> Snapshot:
     """Read a snapshot file (`.json` or `.json.gz`)."""
-    p = Path(path)
-    try:
-        data = p.read_bytes()
-    except FileNotFoundError:
-        raise SnapshotError(f"{p}: no such file") from None
-    except IsADirectoryError:
-        raise SnapshotError(f"{p}: is a directory, expected a snapshot file") from None
-    except OSError as exc:
-        raise SnapshotError(f"{p}: cannot read ({exc.strerror or exc})") from None
-    return read_snapshot_bytes(data, str(p))
+    return read_snapshot_bytes(read_input_bytes(path, "a snapshot file"), str(Path(path)))
 
 
 def dump_snapshot_bytes(document: dict[str, Any], compress: bool) -> bytes:

@@ -28,6 +28,7 @@ from markupsafe import Markup, escape
 
 from amlaudit.auditor.check import SEVERITIES, SOURCE_DOCUMENT, SOURCE_URL, STATUSES, Check
 from amlaudit.auditor.findings import AuditResult, Finding
+from amlaudit.auditor.waivers import waiver_note
 
 TEMPLATE = "report.html.j2"
 STYLESHEET = "report.css"
@@ -79,6 +80,8 @@ class FindingView:
     remediation: str
     reference: Link
     fingerprint: str
+    waiver_note: str | None = None  # "accepted until 2027-03-31 — reason, owner" when waived
+    baseline: str | None = None  # "new" | "persisting" with --baseline
 
 
 @dataclass(slots=True)
@@ -94,7 +97,13 @@ class CheckGroup:
     reference: Link
     attention: list[FindingView] = field(default_factory=list)
     settled: list[FindingView] = field(default_factory=list)
+    # Waived failures, shown apart from the failures still to act on (their status stays `fail`).
+    accepted: list[FindingView] = field(default_factory=list)
     counts: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def open_failures(self) -> int:
+        return self.counts["fail"] - len(self.accepted)
 
     @property
     def settled_summary(self) -> str:
@@ -223,6 +232,8 @@ def _finding_view(finding: Finding) -> FindingView:
         remediation=finding.remediation,
         reference=reference_link(finding.reference),
         fingerprint=finding.fingerprint,
+        waiver_note=waiver_note(finding.waiver) if finding.waiver is not None and finding.status == "fail" else None,
+        baseline=finding.baseline,
     )
 
 
@@ -250,7 +261,11 @@ def group_findings(checks: Iterable[Check], findings: Iterable[Finding]) -> list
             )
             buckets[finding.check_id] = {}
         group.counts[finding.status] += 1
-        buckets[finding.check_id].setdefault(finding.status, []).append(_finding_view(finding))
+        view = _finding_view(finding)
+        if view.waiver_note is not None:
+            group.accepted.append(view)
+            continue
+        buckets[finding.check_id].setdefault(finding.status, []).append(view)
     for check_id, group in groups.items():
         by_status = buckets[check_id]
         unsettled_order = [*_ATTENTION_ORDER, *(s for s in by_status if s not in _ATTENTION_ORDER and s not in SETTLED_STATUSES)]
@@ -337,6 +352,9 @@ class HtmlReporter:
             severity_rows=severity_matrix(result.findings, totals),
             groups=group_findings(result.checks, result.findings),
             collection_errors=result.errors,
+            accepted_count=sum(1 for f in result.findings if f.status == "fail" and f.waiver is not None),
+            waivers=result.waivers,
+            baseline=result.baseline,
             coverage_gaps=result.coverage_gaps,
             source_document=Link(safe_http_url(SOURCE_URL), SOURCE_DOCUMENT),
             assets=assets,

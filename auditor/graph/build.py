@@ -156,6 +156,10 @@ class ErrorIndex:
                 return error
         return None
 
+    def scopes(self) -> list[str]:
+        """The errors' scopes as id keys (path only, no query string)."""
+        return [scope for scope, _ in self._entries]
+
     def within(self, scope: str) -> list[CollectionError]:
         """Errors recorded at `scope` or below it (e.g. one compute of a workspace's compute list)."""
         key = self._scope_key(scope)
