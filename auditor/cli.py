@@ -11,6 +11,7 @@ import json
 import logging
 import sys
 from collections.abc import Sequence
+from datetime import datetime, timezone
 from importlib import resources
 from pathlib import Path
 from typing import Any, NoReturn
@@ -24,6 +25,9 @@ from amlaudit.auditor.check import SEVERITIES, Check, Settings
 from amlaudit.auditor.config import ConfigError, RunConfig, load_config
 from amlaudit.auditor.findings import AuditResult
 from amlaudit.auditor.graph import build_estate
+from amlaudit.auditor.history.commands import history as history_command
+from amlaudit.auditor.history.commands import history_option, open_for_scan, recording, scan_facts
+from amlaudit.auditor.history.errors import HistoryError
 from amlaudit.auditor.pipeline import UnknownFormatError, render_reports, write_reports
 from amlaudit.auditor.registry import RegistryError, load_checks, load_reporters, reporter_entry_points
 from amlaudit.auditor.runner import cyclic_gc_paused, run_checks
@@ -108,6 +112,8 @@ def _print_summary(console: Console, result: AuditResult, written: list[Path], e
     )
     for path in written:
         console.print(f"wrote {path}")
+    if result.history is not None and result.history.current_run is not None:
+        console.print(f"recorded as run #{result.history.current_run.run_id} in the history ({result.history.total_runs} runs)")
     meaning = {0: "clean", 1: "failures found", 3: "incomplete: some checks could not be verified"}[exit_status]
     console.print(f"exit {exit_status}: {meaning}")
 
@@ -134,11 +140,13 @@ def cli() -> None:
 @click.option("--fail-on", type=click.Choice(SEVERITIES, case_sensitive=False), help="Lowest severity that makes failures exit 1 [default: low].")
 @click.option("--planned-new-clusters", type=click.IntRange(0), help="compute-network-quota: new AmlCompute clusters planned [default: 1].")
 @click.option("--quiet", "-q", is_flag=True, help="No summary on stdout.")
+@history_option
 def scan(snapshot_path: Path | None, demo: bool, subscriptions: tuple[str, ...], workspaces: tuple[str, ...],
          save_snapshot: Path | None, out_dir: Path | None, formats: tuple[str, ...], arm_endpoint: str | None,
          cloud: str | None, concurrency: int | None, config_path: Path | None, fail_on: str | None,
-         planned_new_clusters: int | None, quiet: bool) -> int:
+         planned_new_clusters: int | None, quiet: bool, history_url: str | None) -> int:
     """Audit an estate and write findings.json plus the other reports."""
+    started_at = datetime.now(timezone.utc)
     config = load_config(config_path)
     if snapshot_path is not None and demo:
         _fail("--snapshot and --demo are exclusive")
@@ -158,6 +166,7 @@ def scan(snapshot_path: Path | None, demo: bool, subscriptions: tuple[str, ...],
         check_settings=config.checks,
     )
     out = out_dir or Path(config.out or "amlaudit-out")
+    history = open_for_scan(history_url or config.history)  # before collecting: a bad database stops the run now
 
     if snapshot_path is not None:
         snapshot = load_snapshot(snapshot_path)
@@ -171,12 +180,17 @@ def scan(snapshot_path: Path | None, demo: bool, subscriptions: tuple[str, ...],
 
     with cyclic_gc_paused():  # one-shot audit: the collector's passes cost a third of the CPU and find ~nothing
         result = run_checks(build_estate(snapshot), checks, settings)
-        rendered = render_reports(result, format_names, reporters)
-    written = write_reports(rendered, out)
-    if save_snapshot is not None:
-        # After the reports: a run that stops with exit 2 (an --out that cannot be written) leaves nothing behind.
-        written.append(write_snapshot(snapshot.raw, save_snapshot))
     status = result.exit_status(fail_on)
+    facts = scan_facts(history, started_at, [s.subscriptionId for s in snapshot.subscriptions], fail_on, status)
+    # Recorded before rendering (the report charts the history, this run included) and committed
+    # only once the reports are written: a run stopped by exit 2 leaves no trace in the history.
+    with recording(history, result, facts) as result:
+        with cyclic_gc_paused():
+            rendered = render_reports(result, format_names, reporters)
+        written = write_reports(rendered, out)
+        if save_snapshot is not None:
+            # After the reports: a run that stops with exit 2 (an --out that cannot be written) leaves nothing behind.
+            written.append(write_snapshot(snapshot.raw, save_snapshot))
     if not quiet:
         _print_summary(Console(), result, written, status)
     return status
@@ -240,6 +254,9 @@ def explain(check_id: str) -> int:
     return EXIT_OK
 
 
+cli.add_command(history_command)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point: every bad-input path ends as one line on stderr and exit 2."""
     args = list(sys.argv[1:] if argv is None else argv)
@@ -260,7 +277,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (click.exceptions.Abort, KeyboardInterrupt):
         click.echo("amlaudit: interrupted", err=True)
         status = 130
-    except (BadInput, SnapshotError, ConfigError, RegistryError, UnknownFormatError) as exc:
+    except (BadInput, SnapshotError, ConfigError, RegistryError, UnknownFormatError, HistoryError) as exc:
         click.echo(f"amlaudit: error: {exc}", err=True)
         status = EXIT_BAD_INPUT
     except OSError as exc:  # an unwritable --out, a full disk

@@ -11,6 +11,7 @@ read_timeout = 60             # seconds to wait for an answer (no answer: that r
 subscriptions = ["..."]
 workspaces = ["rg/name"]
 arm_endpoint = "https://management.azure.com"
+history = "audits.db"         # record each run: a file path (SQLite) or postgresql://USER@HOST/DB
 
 [checks.my-custom-check]      # settings for third-party checks
 threshold = 3
@@ -44,6 +45,7 @@ class RunConfig(BaseModel):
     workspaces: list[str] | None = None
     arm_endpoint: str | None = None
     cloud: str | None = None
+    history: str | None = None
     checks: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
 
