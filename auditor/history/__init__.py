@@ -4,5 +4,5 @@ SQLite (a plain file path) or PostgreSQL (`postgresql://...`) through SQLAlchemy
 the schema is migrated with Alembic scripts shipped in `migrations/`. See docs/history.md.
 
 This package's `__init__` imports nothing: `series` (what reporters receive) and `errors`
-must stay importable without loading SQLAlchemy, pandas or Alembic.
+must stay importable without loading SQLAlchemy or Alembic.
 """

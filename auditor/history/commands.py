@@ -7,13 +7,15 @@ runs back for the report's chart, and lets the CLI render and write the reports 
 that transaction: if rendering or writing fails the run is rolled back, so the history
 never holds a run whose reports were not written, nor half a run.
 
-SQLAlchemy, Alembic and pandas are imported only when a history is used.
+SQLAlchemy and Alembic are imported only when a history is used.
 """
 
 from __future__ import annotations
 
+import csv
+import io
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import datetime
@@ -26,8 +28,9 @@ from amlaudit.auditor.findings import AuditResult
 from amlaudit.auditor.history.errors import HistoryError
 
 if TYPE_CHECKING:
-    import pandas as pd
+    from rich.console import Console
 
+    from amlaudit.auditor.history.query import FailureCount, FindingAge, RunRow
     from amlaudit.auditor.history.record import RunFacts
     from amlaudit.auditor.history.store import HistoryStore
 
@@ -111,133 +114,136 @@ def history(history_url: str | None, config_path: Path | None, trend: bool, last
     try:
         with store.reading() as connection, store.errors_as("cannot read"):
             if not trend:
-                tables = {"runs": query.list_runs(connection, last)}
+                listed = query.list_runs(connection, last)
             else:
-                tables = {}
-                if view in ("all", "failures"):
-                    tables["failures"] = query.failures_per_check(connection, last, check_id)
-                if view in ("all", "ages"):
-                    tables["ages"] = query.finding_ages(connection, last, check_id)
+                failures = query.failures_per_check(connection, last, check_id) if view != "ages" else None
+                ages = query.finding_ages(connection, last, check_id) if view != "failures" else None
     finally:
         store.dispose()
     if output_format == "csv":
-        click.echo(_csv(tables), nl=False)
-    else:
-        _print_tables(tables, store.display)
-    return 0
-
-
-def _iso(values: pd.Series) -> pd.Series:
-    return values.dt.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _csv(tables: dict[str, pd.DataFrame]) -> str:
-    """One CSV. The trend's two tables share it, told apart by a leading `table` column."""
-    import pandas as pd
-
-    frames = []
-    for name, frame in tables.items():
-        frame = frame.copy()
-        for column in ("started", "finished", "first_seen", "last_seen"):
-            if column in frame and len(frame):
-                frame[column] = _iso(frame[column])
-        for column in ("run", "failures", "runs_failed", "exit"):
-            if column in frame:
-                frame[column] = frame[column].astype("Int64")
-        if name == "runs":
-            frame["subscriptions"] = frame["subscriptions"].map(_subscription_list).map(" ".join)
-            return str(frame.to_csv(index=False, lineterminator="\n"))
-        frame.insert(0, "table", name)
-        frames.append(frame)
-    columns = list(dict.fromkeys(c for frame in frames for c in frame.columns))
-    combined = pd.concat([f for f in frames if len(f)], ignore_index=True) if any(len(f) for f in frames) else pd.DataFrame()
-    return str(combined.reindex(columns=columns).to_csv(index=False, lineterminator="\n"))
-
-
-def _subscription_list(text: str) -> list[str]:
-    import orjson
-
-    try:
-        value = orjson.loads(text)
-    except orjson.JSONDecodeError:
-        return [text]
-    return [str(v) for v in value] if isinstance(value, list) else [str(value)]
-
-
-def _print_tables(tables: dict[str, pd.DataFrame], display: str) -> None:
+        click.echo(_runs_csv(listed) if not trend else _trend_csv(failures, ages), nl=False)
+        return 0
     from rich.console import Console
 
     console = Console(width=None if sys.stdout.isatty() else 200)
-    if "runs" in tables:
-        _print_runs(console, tables["runs"], display)
-    if "failures" in tables:
-        _print_failures(console, tables["failures"])
-    if "ages" in tables:
-        _print_ages(console, tables["ages"])
+    if not trend:
+        _print_runs(console, listed, store.display)
+    if trend and failures is not None:
+        _print_failures(console, failures)
+    if trend and ages is not None:
+        _print_ages(console, ages)
+    return 0
 
 
-def _when(value: Any) -> str:
-    return value.strftime("%Y-%m-%d %H:%M") if value is not None and value == value else ""
+# -- output -------------------------------------------------------------------------------
+
+RUN_COLUMNS = ("run", "started", "finished", "user", "host", "version", "source", "subscriptions", "fail_on", "exit",
+               "fail", "error", "pass", "not_applicable", "findings", "collection_errors", "coverage_gaps")
+FAILURE_COLUMNS = ("check_id", "run", "started", "failures")
+AGE_COLUMNS = ("check_id", "subject", "fingerprint", "state", "first_seen", "last_seen", "days_open", "runs_failed")
 
 
-def _print_runs(console: Any, runs: pd.DataFrame, display: str) -> None:
+def _iso(value: datetime) -> str:
+    return value.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _csv_text(columns: Iterable[str], rows: Iterable[dict[str, object]]) -> str:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=list(columns), restval="", lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return out.getvalue()
+
+
+def _runs_csv(listed: list[RunRow]) -> str:
+    return _csv_text(RUN_COLUMNS, (
+        {"run": r.run, "started": _iso(r.started), "finished": _iso(r.finished), "user": r.user, "host": r.host,
+         "version": r.version, "source": r.source, "subscriptions": " ".join(r.subscriptions), "fail_on": r.fail_on,
+         "exit": r.exit, "fail": r.fail, "error": r.error, "pass": r.passed, "not_applicable": r.not_applicable,
+         "findings": r.findings, "collection_errors": r.collection_errors, "coverage_gaps": r.coverage_gaps}
+        for r in listed))
+
+
+def _trend_csv(failures: list[FailureCount] | None, ages: list[FindingAge] | None) -> str:
+    """One CSV. The trend's two tables share it, told apart by a leading `table` column."""
+    columns = ["table", *(FAILURE_COLUMNS if failures is not None else ()),
+               *(c for c in AGE_COLUMNS if ages is not None and (failures is None or c not in FAILURE_COLUMNS))]
+    rows: list[dict[str, object]] = [
+        {"table": "failures", "check_id": f.check_id, "run": f.run, "started": _iso(f.started), "failures": f.failures}
+        for f in failures or ()]
+    rows += [{"table": "ages", "check_id": a.check_id, "subject": a.subject, "fingerprint": a.fingerprint, "state": a.state,
+              "first_seen": _iso(a.first_seen), "last_seen": _iso(a.last_seen), "days_open": a.days_open,
+              "runs_failed": a.runs_failed} for a in ages or ()]
+    return _csv_text(columns, rows)
+
+
+def _when(value: datetime) -> str:
+    return value.strftime("%Y-%m-%d %H:%M")
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def _print_runs(console: Console, listed: list[RunRow], display: str) -> None:
     from rich.table import Table
 
-    if runs.empty:
+    if not listed:
         console.print(f"no runs recorded in {display}")
         return
-    table = Table(title=f"{len(runs)} run{'s' if len(runs) != 1 else ''} in {display} (UTC)")
+    table = Table(title=f"{_plural(len(listed), 'run')} in {display} (UTC)")
     for column, justify in (("run", "right"), ("started", "left"), ("took", "right"), ("by", "left"),
                             ("version", "left"), ("source", "left"), ("subs", "right"), ("fail", "right"),
                             ("error", "right"), ("pass", "right"), ("n/a", "right"), ("exit", "right")):
         table.add_column(column, justify=justify)  # type: ignore[arg-type]
-    for row in runs.to_dict("records"):
-        took = (row["finished"] - row["started"]).total_seconds()
-        table.add_row(str(row["run"]), _when(row["started"]), f"{took:.0f}s", f"{row['user']}@{row['host']}",
-                      row["version"], row["source"], str(len(_subscription_list(row["subscriptions"]))),
-                      *(str(row[c]) for c in ("fail", "error", "pass", "not_applicable", "exit")))
+    for r in listed:
+        took = (r.finished - r.started).total_seconds()
+        table.add_row(str(r.run), _when(r.started), f"{took:.0f}s", f"{r.user}@{r.host}", r.version, r.source,
+                      str(len(r.subscriptions)), *(str(n) for n in (r.fail, r.error, r.passed, r.not_applicable, r.exit)))
     console.print(table)
 
 
 def _sparkline(values: list[int]) -> str:
-    top = max(values) if values else 0
+    top = max(values, default=0)
     if not top:
         return _SPARK[0] * len(values)
     return "".join(_SPARK[round(v / top * (len(_SPARK) - 1))] for v in values)
 
 
-def _print_failures(console: Any, failures: pd.DataFrame) -> None:
+def _print_failures(console: Console, failures: list[FailureCount]) -> None:
     from rich.table import Table
 
-    if failures.empty:
+    if not failures:
         console.print("No failures in the runs considered.")
         return
-    run_order = failures.drop_duplicates("run").sort_values(["started", "run"])
-    shown = run_order.tail(_TABLE_RUNS)
-    table = Table(title=f"Failures per check over {len(run_order)} run{'s' if len(run_order) != 1 else ''}")
+    by_check: dict[str, list[FailureCount]] = {}
+    for count in failures:
+        by_check.setdefault(count.check_id, []).append(count)
+    window = next(iter(by_check.values()))  # every check has one count per run of the window, in order
+    shown = window[-_TABLE_RUNS:]
+    table = Table(title=f"Failures per check over {_plural(len(window), 'run')}")
     table.add_column("check")
-    for run in shown.itertuples(index=False):
-        table.add_column(f"#{run.run}\n{run.started:%m-%d}", justify="right")
-    table.add_column(f"trend ({len(run_order)})")
+    for count in shown:
+        table.add_column(f"#{count.run}\n{count.started:%m-%d}", justify="right")
+    table.add_column(f"trend ({len(window)})")
     table.add_column("max", justify="right")
-    for check_id, rows in failures.groupby("check_id", sort=True):
-        by_run = dict(zip(rows["run"], rows["failures"]))
-        series = [int(by_run.get(run, 0)) for run in run_order["run"]]
-        table.add_row(str(check_id), *(str(by_run.get(run, 0)) for run in shown["run"]), _sparkline(series), str(max(series)))
+    for check_id, counts in by_check.items():
+        series = [c.failures for c in counts]
+        table.add_row(check_id, *(str(n) for n in series[-_TABLE_RUNS:]), _sparkline(series), str(max(series)))
     console.print(table)
 
 
-def _print_ages(console: Any, ages: pd.DataFrame) -> None:
+def _print_ages(console: Console, ages: list[FindingAge]) -> None:
     from rich.table import Table
 
-    if ages.empty:
+    if not ages:
         console.print("No finding failed in the runs considered.")
         return
     table = Table(title="Failing findings: open age (UTC)")
     for column, justify in (("check", "left"), ("subject", "left"), ("state", "left"), ("first seen", "left"),
                             ("last seen", "left"), ("days open", "right"), ("runs failed", "right")):
-        table.add_column(column, justify=justify)  # type: ignore[arg-type]
-    for row in ages.itertuples(index=False):
-        table.add_row(row.check_id, row.subject or "(no subject)", row.state, _when(row.first_seen),
-                      _when(row.last_seen), f"{row.days_open:.1f}", str(row.runs_failed))
+        table.add_column(column, justify=justify, overflow="fold")  # type: ignore[arg-type]
+    for a in ages:
+        table.add_row(a.check_id, a.subject or "(no subject)", a.state, _when(a.first_seen), _when(a.last_seen),
+                      f"{a.days_open:.1f}", str(a.runs_failed))
     console.print(table)

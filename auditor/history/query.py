@@ -1,7 +1,12 @@
 """Read the history back: the runs, failures per check over time, how long findings stay open.
 
-Each function takes a connection and returns a pandas DataFrame (or the report's
-`HistoryTrend`); printing and CSV are the command's business. Times are UTC.
+Each function takes a connection and returns plain rows (dataclasses, times in UTC);
+printing and CSV are the command's business. The counting is done by the database
+(GROUP BY over the trend indexes); only the open-age walk runs in Python, over the
+observations of the findings that failed.
+
+No pandas here: `history --trend` has a 1 s budget as a whole command, and importing
+pandas alone took 0.45-0.8 s of CPU on this machine (docs/history.md, "Performance").
 
 Open age, per fingerprint that failed in the runs considered (its observations ordered
 by run start):
@@ -19,143 +24,182 @@ by run start):
 
 from __future__ import annotations
 
+from collections import defaultdict
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-import pandas as pd
+import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from amlaudit.auditor.history.schema import findings, runs
 from amlaudit.auditor.history.series import HistoryTrend, RunPoint
 
-SETTLED = ("pass", "not_applicable")
+SETTLED = frozenset({"pass", "not_applicable"})
 REPORT_RUNS = 30  # runs shown in the HTML report's chart
-
-RUN_COLUMNS = ["run", "started", "finished", "user", "host", "version", "source", "subscriptions", "fail_on",
-               "exit", "fail", "error", "pass", "not_applicable", "findings", "collection_errors", "coverage_gaps"]
-FAILURE_COLUMNS = ["check_id", "run", "started", "failures"]
-AGE_COLUMNS = ["check_id", "subject", "fingerprint", "state", "first_seen", "last_seen", "days_open", "runs_failed"]
+_STATE_ORDER = {"open": 0, "unverified": 1, "gone": 2, "resolved": 3}
 
 
-def _window(last: int | None) -> sa.Select[Any]:
-    """Ids of the last N runs by start time (all runs when N is None)."""
-    query = sa.select(runs.c.id).order_by(runs.c.started_at.desc(), runs.c.id.desc())
-    return query.limit(last) if last is not None else query
+@dataclass(frozen=True, slots=True)
+class RunRow:
+    run: int
+    started: datetime
+    finished: datetime
+    user: str
+    host: str
+    version: str
+    source: str
+    subscriptions: tuple[str, ...]
+    fail_on: str
+    exit: int
+    fail: int
+    error: int
+    passed: int
+    not_applicable: int
+    findings: int
+    collection_errors: int
+    coverage_gaps: int
 
 
-def _utc(values: pd.Series) -> pd.Series:
+@dataclass(frozen=True, slots=True)
+class FailureCount:
+    check_id: str
+    run: int
+    started: datetime
+    failures: int
+
+
+@dataclass(frozen=True, slots=True)
+class FindingAge:
+    check_id: str
+    subject: str
+    fingerprint: str
+    state: str
+    first_seen: datetime
+    last_seen: datetime
+    days_open: float
+    runs_failed: int
+
+
+def _utc(value: datetime) -> datetime:
     # SQLite hands back naive datetimes (stored as UTC), PostgreSQL aware ones.
-    return pd.to_datetime(values, utc=True)
+    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+
+
+def _window(last: int | None) -> Any:
+    """Ids of the last N runs by start time (all runs when N is None), as a subquery."""
+    query = sa.select(runs.c.id).order_by(runs.c.started_at.desc(), runs.c.id.desc())
+    return (query.limit(last) if last is not None else query).scalar_subquery()
+
+
+def _window_runs(connection: Connection, last: int | None) -> list[tuple[int, datetime]]:
+    """(run id, start) of the window, oldest first."""
+    rows = connection.execute(sa.select(runs.c.id, runs.c.started_at).where(runs.c.id.in_(_window(last)))
+                              .order_by(runs.c.started_at, runs.c.id)).all()
+    return [(int(r.id), _utc(r.started_at)) for r in rows]
 
 
 def run_count(connection: Connection) -> int:
     return int(connection.execute(sa.select(sa.func.count()).select_from(runs)).scalar_one())
 
 
-def list_runs(connection: Connection, last: int | None = None) -> pd.DataFrame:
+def list_runs(connection: Connection, last: int | None = None) -> list[RunRow]:
     """One row per run, oldest first."""
-    query = sa.select(
-        runs.c.id.label("run"), runs.c.started_at.label("started"), runs.c.finished_at.label("finished"),
-        runs.c.user_name.label("user"), runs.c.host_name.label("host"), runs.c.tool_version.label("version"),
-        runs.c.snapshot_source.label("source"), runs.c.subscriptions, runs.c.fail_on,
-        runs.c.exit_status.label("exit"), runs.c.n_fail.label("fail"), runs.c.n_error.label("error"),
-        runs.c.n_pass.label("pass"), runs.c.n_not_applicable.label("not_applicable"),
-        runs.c.n_findings.label("findings"), runs.c.n_collection_errors.label("collection_errors"),
-        runs.c.n_coverage_gaps.label("coverage_gaps"),
-    ).where(runs.c.id.in_(_window(last).scalar_subquery())).order_by(runs.c.started_at, runs.c.id)
-    frame = pd.read_sql(query, connection)
-    frame["started"] = _utc(frame["started"])
-    frame["finished"] = _utc(frame["finished"])
-    return frame[RUN_COLUMNS]
+    rows = connection.execute(sa.select(runs).where(runs.c.id.in_(_window(last)))
+                              .order_by(runs.c.started_at, runs.c.id)).all()
+    return [
+        RunRow(run=int(r.id), started=_utc(r.started_at), finished=_utc(r.finished_at), user=r.user_name,
+               host=r.host_name, version=r.tool_version, source=r.snapshot_source,
+               subscriptions=_subscriptions(r.subscriptions), fail_on=r.fail_on, exit=int(r.exit_status),
+               fail=int(r.n_fail), error=int(r.n_error), passed=int(r.n_pass),
+               not_applicable=int(r.n_not_applicable), findings=int(r.n_findings),
+               collection_errors=int(r.n_collection_errors), coverage_gaps=int(r.n_coverage_gaps))
+        for r in rows
+    ]
 
 
-def failures_per_check(connection: Connection, last: int | None = None, check_id: str | None = None) -> pd.DataFrame:
-    """(check, run) -> failures, for every check that failed somewhere in the window; zeros included."""
-    window = _window(last).scalar_subquery()
-    window_runs = pd.read_sql(
-        sa.select(runs.c.id.label("run"), runs.c.started_at.label("started")).where(runs.c.id.in_(window)), connection)
-    counts_query = (
-        sa.select(findings.c.run_id.label("run"), findings.c.check_id, sa.func.count().label("failures"))
-        .where(findings.c.run_id.in_(window), findings.c.status == "fail")
+def _subscriptions(text: str) -> tuple[str, ...]:
+    try:
+        value = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return (text,)
+    return tuple(str(v) for v in value) if isinstance(value, list) else (str(value),)
+
+
+def failures_per_check(connection: Connection, last: int | None = None, check_id: str | None = None) -> list[FailureCount]:
+    """(check, run) -> failures for every check that failed somewhere in the window, zeros included.
+
+    Ordered by check, then run start.
+    """
+    window = _window_runs(connection, last)
+    query = (
+        sa.select(findings.c.check_id, findings.c.run_id, sa.func.count().label("failures"))
+        .where(findings.c.run_id.in_(_window(last)), findings.c.status == "fail")
         .group_by(findings.c.run_id, findings.c.check_id)
     )
     if check_id is not None:
-        counts_query = counts_query.where(findings.c.check_id == check_id)
-    counts = pd.read_sql(counts_query, connection)
-    if counts.empty or window_runs.empty:
-        return pd.DataFrame({c: pd.Series(dtype="object") for c in FAILURE_COLUMNS})
-    window_runs["started"] = _utc(window_runs["started"])
-    grid = pd.MultiIndex.from_product([sorted(counts["check_id"].unique()), window_runs["run"]], names=["check_id", "run"])
-    table = (counts.set_index(["check_id", "run"])["failures"].reindex(grid, fill_value=0).reset_index()
-             .merge(window_runs, on="run"))
-    table["failures"] = table["failures"].astype("int64")
-    return table.sort_values(["check_id", "started", "run"], kind="stable")[FAILURE_COLUMNS].reset_index(drop=True)
+        query = query.where(findings.c.check_id == check_id)
+    counts: dict[str, dict[int, int]] = defaultdict(dict)
+    for row in connection.execute(query):
+        counts[row.check_id][int(row.run_id)] = int(row.failures)
+    return [FailureCount(check, run_id, started, counts[check].get(run_id, 0))
+            for check in sorted(counts) for run_id, started in window]
 
 
-def finding_ages(connection: Connection, last: int | None = None, check_id: str | None = None) -> pd.DataFrame:
-    """One row per fingerprint that failed in the window (see the module docstring)."""
-    window = _window(last).scalar_subquery()
-    failed = sa.select(findings.c.fingerprint).where(findings.c.run_id.in_(window), findings.c.status == "fail")
+def finding_ages(connection: Connection, last: int | None = None, check_id: str | None = None) -> list[FindingAge]:
+    """One row per fingerprint that failed in the window (see the module docstring).
+
+    Open findings first (oldest first), then unverified, gone and resolved ones.
+    """
+    window = _window_runs(connection, last)
+    if not window:
+        return []
+    order = {run_id: position for position, (run_id, _) in enumerate(window)}
+    started = dict(window)
+    failed = sa.select(findings.c.fingerprint).where(findings.c.run_id.in_(_window(last)), findings.c.status == "fail")
     if check_id is not None:
         failed = failed.where(findings.c.check_id == check_id)
-    observations = pd.read_sql(
-        sa.select(findings.c.fingerprint, findings.c.run_id.label("run"), findings.c.status, findings.c.check_id,
-                  findings.c.subject, runs.c.started_at.label("started"))
-        .join(runs, runs.c.id == findings.c.run_id)
-        .where(findings.c.run_id.in_(window), findings.c.fingerprint.in_(failed.distinct().scalar_subquery())),
-        connection,
-    )
-    if observations.empty:
-        return pd.DataFrame({c: pd.Series(dtype="object") for c in AGE_COLUMNS})
-    observations["started"] = _utc(observations["started"])
-    latest_run = pd.read_sql(sa.select(runs.c.id, runs.c.started_at).where(runs.c.id.in_(window))
-                             .order_by(runs.c.started_at.desc(), runs.c.id.desc()).limit(1), connection)
-    return _ages(observations, int(latest_run["id"].iloc[0]))
+    observations: dict[str, list[tuple[int, int, str, str, str]]] = defaultdict(list)
+    query = sa.select(findings.c.fingerprint, findings.c.run_id, findings.c.status, findings.c.check_id, findings.c.subject).where(
+        findings.c.run_id.in_(_window(last)), findings.c.fingerprint.in_(failed.distinct().scalar_subquery()))
+    for row in connection.execute(query):
+        run_id = int(row.run_id)
+        observations[row.fingerprint].append((order[run_id], run_id, row.status, row.check_id, row.subject))
+    latest_run = window[-1][0]
+    ages = [_age(fp, sorted(seen), started, latest_run) for fp, seen in observations.items()]
+    return sorted(ages, key=lambda a: (_STATE_ORDER[a.state], -a.days_open, a.check_id, a.subject))
 
 
-def _ages(obs: pd.DataFrame, latest_run_id: int) -> pd.DataFrame:
-    obs = obs.sort_values(["fingerprint", "started", "run"], kind="stable").reset_index(drop=True)
-    obs["settled"] = obs["status"].isin(SETTLED)
-    obs["failed"] = obs["status"] == "fail"
-    by_fp = obs.groupby("fingerprint", sort=False)
-    obs["pos"] = by_fp.cumcount()
-    obs["streak"] = by_fp["settled"].cumsum()  # failures between two settled observations share a value
-
-    fails = obs[obs["failed"]]
-    last_fail = fails.groupby("fingerprint", sort=False).tail(1).set_index("fingerprint")
-    fails = fails.join(last_fail[["streak"]].rename(columns={"streak": "last_streak"}), on="fingerprint")
-    current_streak = fails[fails["streak"] == fails["last_streak"]]
-    first_seen = current_streak.groupby("fingerprint")["started"].min()
-    runs_failed = fails.groupby("fingerprint").size()
-
-    after = obs.join(last_fail[["pos"]].rename(columns={"pos": "last_fail_pos"}), on="fingerprint")
-    after = after[after["pos"] > after["last_fail_pos"]]
-    resolved_at = after[after["settled"]].groupby("fingerprint")["started"].min()
-    latest = obs.groupby("fingerprint", sort=False).tail(1).set_index("fingerprint")
-
-    ages = pd.DataFrame({
-        "check_id": last_fail["check_id"],
-        "subject": last_fail["subject"],
-        "fingerprint": last_fail.index,
-        "first_seen": first_seen.reindex(last_fail.index),
-        "last_seen": last_fail["started"],
-        "runs_failed": runs_failed.reindex(last_fail.index).astype("int64"),
-        "resolved_at": resolved_at.reindex(last_fail.index),
-        "latest_status": latest["status"].reindex(last_fail.index),
-        "latest_run": latest["run"].reindex(last_fail.index),
-        "latest_at": latest["started"].reindex(last_fail.index),
-    })
-    ages["state"] = "unverified"
-    ages.loc[ages["latest_status"] == "fail", "state"] = "gone"
-    ages.loc[(ages["latest_status"] == "fail") & (ages["latest_run"] == latest_run_id), "state"] = "open"
-    ages.loc[ages["resolved_at"].notna(), "state"] = "resolved"
-    end = ages["resolved_at"].fillna(ages["latest_at"])
-    ages["days_open"] = ((end - ages["first_seen"]).dt.total_seconds() / 86400).round(1)
-    order = ages["state"].map({"open": 0, "unverified": 1, "gone": 2, "resolved": 3})
-    ages = ages.assign(_order=order).sort_values(["_order", "days_open", "check_id", "subject"],
-                                                 ascending=[True, False, True, True], kind="stable")
-    return ages[AGE_COLUMNS].reset_index(drop=True)
+def _age(fingerprint: str, seen: list[tuple[int, int, str, str, str]], started: dict[int, datetime], latest_run: int) -> FindingAge:
+    """Walk one finding's observations, oldest first."""
+    streak_start: datetime | None = None  # the first failure since the last settled observation
+    first_seen: datetime | None = None  # the streak start of the last failure
+    last_fail: tuple[int, str, str] | None = None  # (run, check, subject)
+    resolved_at: datetime | None = None  # the first settled observation after the last failure
+    runs_failed = 0
+    for _, run_id, status, check, subject in seen:
+        when = started[run_id]
+        if status == "fail":
+            runs_failed += 1
+            streak_start = streak_start or when
+            first_seen, last_fail, resolved_at = streak_start, (run_id, check, subject), None
+        elif status in SETTLED:
+            if last_fail is not None and resolved_at is None:
+                resolved_at = when
+            streak_start = None
+    assert last_fail is not None and first_seen is not None  # only fingerprints that failed are read
+    run_id, check, subject = last_fail
+    latest_seen_run, latest_status = seen[-1][1], seen[-1][2]
+    if resolved_at is not None:
+        state, end = "resolved", resolved_at
+    elif latest_status == "fail":
+        state, end = ("open" if latest_seen_run == latest_run else "gone"), started[run_id]
+    else:
+        state, end = "unverified", started[latest_seen_run]
+    return FindingAge(check_id=check, subject=subject, fingerprint=fingerprint, state=state, first_seen=first_seen,
+                      last_seen=started[run_id], days_open=round((end - first_seen).total_seconds() / 86400, 1),
+                      runs_failed=runs_failed)
 
 
 def report_trend(connection: Connection, current_run_id: int, last: int = REPORT_RUNS) -> HistoryTrend:
@@ -165,12 +209,8 @@ def report_trend(connection: Connection, current_run_id: int, last: int = REPORT
         .order_by(runs.c.started_at.desc(), runs.c.id.desc()).limit(last)
     ).all()
     points = tuple(
-        RunPoint(run_id=int(r.id), started_at=_as_utc(r.started_at), fail=int(r.n_fail), error=int(r.n_error),
+        RunPoint(run_id=int(r.id), started_at=_utc(r.started_at), fail=int(r.n_fail), error=int(r.n_error),
                  findings=int(r.n_findings), current=int(r.id) == current_run_id)
         for r in reversed(rows)
     )
     return HistoryTrend(runs=points, total_runs=run_count(connection))
-
-
-def _as_utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import pandas as pd
 import pytest
 
 from amlaudit.auditor.findings import Finding
@@ -39,26 +38,32 @@ def week(history_url: str) -> HistoryStore:
     return store
 
 
-def ages_by_subject(frame: pd.DataFrame) -> dict[str, dict[str, object]]:
-    return {row["subject"]: row for row in frame.to_dict("records")}
+def ages_by_subject(ages: list[query.FindingAge]) -> dict[str, query.FindingAge]:
+    return {age.subject: age for age in ages}
+
+
+def per_check(failures: list[query.FailureCount]) -> dict[str, list[int]]:
+    counts: dict[str, list[int]] = {}
+    for count in failures:
+        counts.setdefault(count.check_id, []).append(count.failures)
+    return counts
 
 
 def test_failures_per_check_per_run_with_zeros(week: HistoryStore) -> None:
     with week.reading() as connection:
         table = query.failures_per_check(connection)
-    assert list(table.columns) == query.FAILURE_COLUMNS
-    per_check = {check: list(rows["failures"]) for check, rows in table.groupby("check_id")}
-    assert per_check == {SVR: [3, 3, 1, 2, 0, 2, 1], KVR: [1] * 7}
-    storage = table[table["check_id"] == SVR]
-    assert list(storage["started"]) == [pd.Timestamp(DAY0 + timedelta(days=d)) for d in range(7)]
-    assert str(storage["started"].dt.tz) == "UTC"
+    assert per_check(table) == {KVR: [1] * 7, SVR: [3, 3, 1, 2, 0, 2, 1]}
+    assert [c.check_id for c in table] == [KVR] * 7 + [SVR] * 7  # by check, then time
+    storage = [c for c in table if c.check_id == SVR]
+    assert [c.started for c in storage] == [DAY0 + timedelta(days=d) for d in range(7)]
+    assert [c.run for c in storage] == [1, 2, 3, 4, 5, 6, 7]
+    assert all(c.started.utcoffset() == timedelta(0) for c in storage)
 
 
 def test_open_age_follows_streaks_states_and_resolution(week: HistoryStore) -> None:
     with week.reading() as connection:
         ages = query.finding_ages(connection)
-    assert list(ages.columns) == query.AGE_COLUMNS
-    day = [pd.Timestamp(DAY0 + timedelta(days=d)) for d in range(7)]
+    day = [DAY0 + timedelta(days=d) for d in range(7)]
     by_subject = ages_by_subject(ages)
     assert set(by_subject) == {A, B, C, D, K}  # E never failed
     expected = {
@@ -70,9 +75,10 @@ def test_open_age_follows_streaks_states_and_resolution(week: HistoryStore) -> N
     }
     for subject, (state, first, last, days, failed) in expected.items():
         row = by_subject[subject]
-        assert (row["state"], row["first_seen"], row["last_seen"], row["days_open"], row["runs_failed"]) == (
+        assert (row.state, row.first_seen, row.last_seen, row.days_open, row.runs_failed) == (
             state, first, last, days, failed), subject
-    assert list(ages["subject"]) == [K, A, D, C, B]  # open (oldest first), unverified, gone, resolved
+    assert [a.subject for a in ages] == [K, A, D, C, B]
+    assert all(a.fingerprint and a.check_id for a in ages)  # open (oldest first), unverified, gone, resolved
 
 
 def test_last_n_runs_narrows_both_tables(week: HistoryStore) -> None:
@@ -80,32 +86,32 @@ def test_last_n_runs_narrows_both_tables(week: HistoryStore) -> None:
         failures = query.failures_per_check(connection, last=3)
         ages = query.finding_ages(connection, last=3)
         listed = query.list_runs(connection, last=3)
-    assert {c: list(r["failures"]) for c, r in failures.groupby("check_id")} == {SVR: [0, 2, 1], KVR: [1, 1, 1]}
+    assert per_check(failures) == {SVR: [0, 2, 1], KVR: [1, 1, 1]}
     by_subject = ages_by_subject(ages)
     assert set(by_subject) == {A, D, K}
-    assert by_subject[A]["first_seen"] == pd.Timestamp(DAY0 + timedelta(days=5))  # the window starts with A's error
-    assert by_subject[K]["days_open"] == 2.0
-    assert list(listed["run"]) == [5, 6, 7]
+    assert by_subject[A].first_seen == DAY0 + timedelta(days=5)  # the window starts with A's error
+    assert by_subject[K].days_open == 2.0
+    assert [r.run for r in listed] == [5, 6, 7]
 
 
 def test_one_check_only(week: HistoryStore) -> None:
     with week.reading() as connection:
         failures = query.failures_per_check(connection, check_id=KVR)
         ages = query.finding_ages(connection, check_id=KVR)
-    assert set(failures["check_id"]) == {KVR}
-    assert list(ages["subject"]) == [K]
+    assert {c.check_id for c in failures} == {KVR}
+    assert [a.subject for a in ages] == [K]
 
 
 def test_list_runs_oldest_first_with_their_totals(week: HistoryStore) -> None:
     with week.reading() as connection:
         listed = query.list_runs(connection)
-    assert list(listed.columns) == query.RUN_COLUMNS
-    assert list(listed["run"]) == [1, 2, 3, 4, 5, 6, 7]
-    assert list(listed["fail"]) == [4, 4, 2, 3, 1, 3, 2]
-    assert list(listed["error"]) == [0, 0, 0, 0, 1, 0, 1]
-    first = listed.iloc[0]
-    assert (first["user"], first["host"], first["exit"]) == ("tester", "ci-host", 1)
-    assert first["finished"] - first["started"] == pd.Timedelta(seconds=42)
+    assert [r.run for r in listed] == [1, 2, 3, 4, 5, 6, 7]
+    assert [r.fail for r in listed] == [4, 4, 2, 3, 1, 3, 2]
+    assert [r.error for r in listed] == [0, 0, 0, 0, 1, 0, 1]
+    assert [r.passed for r in listed] == [2, 2, 4, 2, 2, 1, 1]
+    first = listed[0]
+    assert (first.user, first.host, first.exit, first.subscriptions, first.findings) == ("tester", "ci-host", 1, ("sub-a",), 6)
+    assert first.finished - first.started == timedelta(seconds=42)
 
 
 def test_report_trend_is_oldest_first_and_marks_the_current_run(week: HistoryStore) -> None:
@@ -125,18 +131,18 @@ def test_runs_recorded_out_of_order_are_read_in_time_order(sqlite_url: str) -> N
     record(store, result_of(finding(SVR, A, F)), facts(2))
     record(store, result_of(finding(SVR, A, P)), facts(1))  # a slower run that started earlier, recorded later
     with store.reading() as connection:
-        assert list(query.list_runs(connection)["run"]) == [2, 1]
+        assert [r.run for r in query.list_runs(connection)] == [2, 1]
         ages = query.finding_ages(connection)
-    assert ages.iloc[0]["state"] == "open"  # the pass came before the failure in time
+    assert ages[0].state == "open"  # the pass came before the failure in time
     store.dispose()
 
 
 def test_an_empty_history_reads_as_empty_tables(sqlite_url: str) -> None:
     store = open_for_writing(sqlite_url)
     with store.reading() as connection:
-        assert query.list_runs(connection).empty
-        assert query.failures_per_check(connection).empty
-        assert query.finding_ages(connection).empty
+        assert query.list_runs(connection) == []
+        assert query.failures_per_check(connection) == []
+        assert query.finding_ages(connection) == []
         assert query.report_trend(connection, current_run_id=1).runs == ()
     store.dispose()
 
@@ -145,7 +151,7 @@ def test_a_history_with_no_failure_has_empty_trend_tables(sqlite_url: str) -> No
     store = open_for_writing(sqlite_url)
     record(store, result_of(finding(SVR, A, P)), facts(0))
     with store.reading() as connection:
-        assert query.failures_per_check(connection).empty
-        assert query.finding_ages(connection).empty
+        assert query.failures_per_check(connection) == []
+        assert query.finding_ages(connection) == []
         assert len(query.list_runs(connection)) == 1
     store.dispose()
