@@ -155,51 +155,60 @@ def finding_ages(connection: Connection, last: int | None = None, check_id: str 
     window = _window_runs(connection, last)
     if not window:
         return []
-    order = {run_id: position for position, (run_id, _) in enumerate(window)}
-    started = dict(window)
-    failed = sa.select(findings.c.fingerprint).where(findings.c.run_id.in_(_window(last)), findings.c.status == "fail")
+    position = {run_id: index for index, (run_id, _) in enumerate(window)}
+    failing = sa.select(sa.func.max(findings.c.id)).where(findings.c.status == "fail").group_by(findings.c.fingerprint)
+    if last is not None:
+        failing = failing.where(findings.c.run_id.in_(_window(last)))
     if check_id is not None:
-        failed = failed.where(findings.c.check_id == check_id)
-    observations: dict[str, list[tuple[int, int, str, str, str]]] = defaultdict(list)
-    query = sa.select(findings.c.fingerprint, findings.c.run_id, findings.c.status, findings.c.check_id, findings.c.subject).where(
-        findings.c.run_id.in_(_window(last)), findings.c.fingerprint.in_(failed.distinct().scalar_subquery()))
-    for row in connection.execute(query):
-        run_id = int(row.run_id)
-        observations[row.fingerprint].append((order[run_id], run_id, row.status, row.check_id, row.subject))
-    latest_run = window[-1][0]
-    ages = [_age(fp, sorted(seen), started, latest_run) for fp, seen in observations.items()]
+        failing = failing.where(findings.c.check_id == check_id)
+    # What each finding is: its check and subject as its latest failure recorded them.
+    named = {row.fingerprint: (row.check_id, row.subject) for row in connection.execute(
+        sa.select(findings.c.fingerprint, findings.c.check_id, findings.c.subject).where(findings.c.id.in_(failing.scalar_subquery())))}
+    if not named:
+        return []
+    # Every observation of those findings: three short columns read from the covering index
+    # (fingerprint, run_id, status); runs outside the window are dropped here rather than in
+    # SQL, where an IN over the window made SQLite probe the index once per (finding, run).
+    observations: dict[str, list[tuple[int, str]]] = defaultdict(list)
+    query = sa.select(findings.c.fingerprint, findings.c.run_id, findings.c.status).where(
+        findings.c.fingerprint.in_(sa.select(findings.c.fingerprint).where(findings.c.id.in_(failing.scalar_subquery()))))
+    for fingerprint, run_id, status in connection.execute(query):
+        index = position.get(run_id)
+        if index is not None:
+            observations[fingerprint].append((index, status))
+    ages = [_age(fingerprint, *named[fingerprint], sorted(seen), window) for fingerprint, seen in observations.items()]
     return sorted(ages, key=lambda a: (_STATE_ORDER[a.state], -a.days_open, a.check_id, a.subject))
 
 
-def _age(fingerprint: str, seen: list[tuple[int, int, str, str, str]], started: dict[int, datetime], latest_run: int) -> FindingAge:
-    """Walk one finding's observations, oldest first."""
-    streak_start: datetime | None = None  # the first failure since the last settled observation
-    first_seen: datetime | None = None  # the streak start of the last failure
-    last_fail: tuple[int, str, str] | None = None  # (run, check, subject)
-    resolved_at: datetime | None = None  # the first settled observation after the last failure
+def _age(fingerprint: str, check: str, subject: str, seen: list[tuple[int, str]],
+         window: list[tuple[int, datetime]]) -> FindingAge:
+    """Walk one finding's observations, (window position, status), oldest first."""
+    streak_start: int | None = None  # the first failure since the last settled observation
+    first_seen: int | None = None  # the streak start of the last failure
+    last_fail: int | None = None
+    resolved_at: int | None = None  # the first settled observation after the last failure
     runs_failed = 0
-    for _, run_id, status, check, subject in seen:
-        when = started[run_id]
+    for index, status in seen:
         if status == "fail":
             runs_failed += 1
-            streak_start = streak_start or when
-            first_seen, last_fail, resolved_at = streak_start, (run_id, check, subject), None
+            streak_start = index if streak_start is None else streak_start
+            first_seen, last_fail, resolved_at = streak_start, index, None
         elif status in SETTLED:
             if last_fail is not None and resolved_at is None:
-                resolved_at = when
+                resolved_at = index
             streak_start = None
-    assert last_fail is not None and first_seen is not None  # only fingerprints that failed are read
-    run_id, check, subject = last_fail
-    latest_seen_run, latest_status = seen[-1][1], seen[-1][2]
+    assert last_fail is not None and first_seen is not None  # only findings that failed are read
+    latest_index, latest_status = seen[-1]
     if resolved_at is not None:
         state, end = "resolved", resolved_at
     elif latest_status == "fail":
-        state, end = ("open" if latest_seen_run == latest_run else "gone"), started[run_id]
+        state, end = ("open" if latest_index == len(window) - 1 else "gone"), last_fail
     else:
-        state, end = "unverified", started[latest_seen_run]
-    return FindingAge(check_id=check, subject=subject, fingerprint=fingerprint, state=state, first_seen=first_seen,
-                      last_seen=started[run_id], days_open=round((end - first_seen).total_seconds() / 86400, 1),
-                      runs_failed=runs_failed)
+        state, end = "unverified", latest_index
+    started = window[first_seen][1]
+    return FindingAge(check_id=check, subject=subject, fingerprint=fingerprint, state=state, first_seen=started,
+                      last_seen=window[last_fail][1],
+                      days_open=round((window[end][1] - started).total_seconds() / 86400, 1), runs_failed=runs_failed)
 
 
 def report_trend(connection: Connection, current_run_id: int, last: int = REPORT_RUNS) -> HistoryTrend:

@@ -57,7 +57,7 @@ findings = sa.Table(
     sa.Column("annotations", sa.Text, nullable=True),  # JSON {"waiver": ..., "baseline": ...} when set
     # Revision 0002: what the trend queries read.
     sa.Index("ix_amlaudit_findings_run_status_check", "run_id", "status", "check_id"),
-    sa.Index("ix_amlaudit_findings_fingerprint_run", "fingerprint", "run_id"),
+    sa.Index("ix_amlaudit_findings_fingerprint_run", "fingerprint", "run_id", "status"),
 )
 
 sa.Index("ix_amlaudit_runs_started_at", runs.c.started_at)
