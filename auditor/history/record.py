@@ -71,8 +71,9 @@ def _user_name() -> str:
 
 def insert_run(connection: Connection, result: AuditResult, facts: RunFacts) -> int:
     """Insert the run and its findings on `connection` (the caller's transaction); return the run id."""
-    inserted = connection.execute(runs.insert().values(run_row(result, facts)))
-    run_id = int(inserted.inserted_primary_key[0])
+    key = connection.execute(runs.insert().values(run_row(result, facts))).inserted_primary_key
+    assert key is not None  # a single-row insert always reports its key
+    run_id = int(key[0])
     rows = finding_rows(run_id, result.findings)
     if rows:
         connection.execute(findings.insert(), rows)

@@ -19,7 +19,7 @@ from amlaudit.auditor.history.errors import HistoryError
 from amlaudit.auditor.history.record import MAX_EVIDENCE_BYTES, evidence_json, finding_rows
 from amlaudit.auditor.history.schema import findings, runs
 from amlaudit.auditor.history.store import open_store
-from tests.history.helpers import count, demo_result, facts, finding, open_for_writing, record, result_of
+from tests.history.helpers import count, demo_result, facts, finding, open_for_writing, record
 
 
 def scan(capsys: pytest.CaptureFixture[str], out: Path, *extra: str) -> tuple[int, str, str]:
@@ -73,7 +73,7 @@ def test_scan_records_the_run_with_who_where_when_and_every_finding(history_url:
 
     recorded = rows(history_url, findings)
     assert len(recorded) == len(document["findings"])
-    for stored, written in zip(recorded, document["findings"]):
+    for stored, written in zip(recorded, document["findings"], strict=True):
         assert (stored["fingerprint"], stored["check_id"], stored["status"], stored["severity"], stored["subject"],
                 stored["message"]) == (written["fingerprint"], written["check_id"], written["status"],
                                        written["severity"], written["resource_id"], written["message"])
