@@ -11,6 +11,7 @@ import json
 import logging
 import sys
 from collections.abc import Sequence
+from datetime import datetime, timezone
 from importlib import resources
 from pathlib import Path
 from typing import Any, NoReturn
@@ -27,6 +28,9 @@ from amlaudit.auditor.diff import diff_document, diff_findings, print_diff
 from amlaudit.auditor.findings import AuditResult
 from amlaudit.auditor.findings_file import FindingsFileError, read_findings_file
 from amlaudit.auditor.graph import build_estate
+from amlaudit.auditor.history.commands import history as history_command
+from amlaudit.auditor.history.commands import history_option, open_for_scan, recording, scan_facts
+from amlaudit.auditor.history.errors import HistoryError
 from amlaudit.auditor.pipeline import UnknownFormatError, render_reports, write_reports
 from amlaudit.auditor.registry import RegistryError, load_checks, load_reporters, reporter_entry_points
 from amlaudit.auditor.runner import cyclic_gc_paused, run_checks
@@ -113,6 +117,8 @@ def _print_summary(console: Console, result: AuditResult, written: list[Path], e
         console.print(line, markup=False, highlight=False)
     for path in written:
         console.print(f"wrote {path}")
+    if result.history is not None and result.history.current_run is not None:
+        console.print(f"recorded as run #{result.history.current_run.run_id} in the history ({result.history.total_runs} runs)")
     meaning = {0: "clean", 1: "failures found", 3: "incomplete: some checks could not be verified"}[exit_status]
     console.print(f"exit {exit_status}: {meaning}")
 
@@ -141,10 +147,12 @@ def cli() -> None:
 @click.option("--waivers", "waivers_path", type=click.Path(dir_okay=False, path_type=Path), help="TOML file of accepted risks: waived failures keep their status and do not count toward exit 1; expired waivers stop waiving (see docs/waivers-and-baselines.md).")
 @click.option("--baseline", "baseline_path", type=click.Path(dir_okay=False, path_type=Path), help="An earlier findings.json: each failing finding is marked new (not failing in the baseline) or persisting (failing in both, by fingerprint); only new failures count toward exit 1; earlier failures this run could not verify are 'unverified', never resolved.")
 @click.option("--quiet", "-q", is_flag=True, help="No summary on stdout.")
+@history_option
 def scan(snapshot_path: Path | None, demo: bool, subscriptions: tuple[str, ...], workspaces: tuple[str, ...],
          save_snapshot: Path | None, out_dir: Path | None, formats: tuple[str, ...], arm_endpoint: str | None,
          cloud: str | None, concurrency: int | None, config_path: Path | None, fail_on: str | None,
-         planned_new_clusters: int | None, waivers_path: Path | None, baseline_path: Path | None, quiet: bool) -> int:
+         planned_new_clusters: int | None, waivers_path: Path | None, baseline_path: Path | None, quiet: bool,
+         history_url: str | None) -> int:
     """Audit an estate and write findings.json plus the other reports.
 
     \b
@@ -153,6 +161,7 @@ def scan(snapshot_path: Path | None, demo: bool, subscriptions: tuple[str, ...],
     be verified (error findings, collection errors, baseline failures this run could
     not re-verify); else 0. 2: bad input (one line on stderr, nothing written).
     """
+    started_at = datetime.now(timezone.utc)
     config = load_config(config_path)
     if snapshot_path is not None and demo:
         _fail("--snapshot and --demo are exclusive")
@@ -176,6 +185,7 @@ def scan(snapshot_path: Path | None, demo: bool, subscriptions: tuple[str, ...],
     waivers_path = waivers_path or (Path(config.waivers) if config.waivers else None)
     waiver_set = waivers.load_waivers(waivers_path, [c.id for c in checks]) if waivers_path else None
     baseline = read_findings_file(baseline_path) if baseline_path is not None else None
+    history = open_for_scan(history_url or config.history)  # before collecting: a bad database stops the run now
 
     if snapshot_path is not None:
         snapshot = load_snapshot(snapshot_path)
@@ -193,12 +203,17 @@ def scan(snapshot_path: Path | None, demo: bool, subscriptions: tuple[str, ...],
             result = waivers.apply_waivers(result, waiver_set, waivers.utc_today())
         if baseline is not None:
             result = baselines.apply_baseline(result, baseline)
-        rendered = render_reports(result, format_names, reporters)
-    written = write_reports(rendered, out)
-    if save_snapshot is not None:
-        # After the reports: a run that stops with exit 2 (an --out that cannot be written) leaves nothing behind.
-        written.append(write_snapshot(snapshot.raw, save_snapshot))
     status = result.exit_status(fail_on)
+    facts = scan_facts(history, started_at, [s.subscriptionId for s in snapshot.subscriptions], fail_on, status)
+    # Recorded before rendering (the report charts the history, this run included) and committed
+    # only once the reports are written: a run stopped by exit 2 leaves no trace in the history.
+    with recording(history, result, facts) as result:
+        with cyclic_gc_paused():
+            rendered = render_reports(result, format_names, reporters)
+        written = write_reports(rendered, out)
+        if save_snapshot is not None:
+            # After the reports: a run that stops with exit 2 (an --out that cannot be written) leaves nothing behind.
+            written.append(write_snapshot(snapshot.raw, save_snapshot))
     if not quiet:
         _print_summary(Console(), result, written, status)
     return status
@@ -292,6 +307,9 @@ def explain(check_id: str) -> int:
     return EXIT_OK
 
 
+cli.add_command(history_command)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point: every bad-input path ends as one line on stderr and exit 2."""
     args = list(sys.argv[1:] if argv is None else argv)
@@ -313,7 +331,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         click.echo("amlaudit: interrupted", err=True)
         status = 130
     except (BadInput, SnapshotError, ConfigError, RegistryError, UnknownFormatError, waivers.WaiverError,
-            FindingsFileError) as exc:
+            FindingsFileError, HistoryError) as exc:
         click.echo(f"amlaudit: error: {exc}", err=True)
         status = EXIT_BAD_INPUT
     except OSError as exc:  # an unwritable --out, a full disk

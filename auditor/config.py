@@ -12,6 +12,7 @@ subscriptions = ["..."]
 workspaces = ["rg/name"]
 arm_endpoint = "https://management.azure.com"
 waivers = "waivers.toml"      # accepted risks (docs/waivers-and-baselines.md); relative to this file's folder
+history = "audits.db"         # record each run: a file path (SQLite) or postgresql://USER@HOST/DB
 
 [checks.my-custom-check]      # settings for third-party checks
 threshold = 3
@@ -46,6 +47,7 @@ class RunConfig(BaseModel):
     arm_endpoint: str | None = None
     cloud: str | None = None
     waivers: str | None = None
+    history: str | None = None
     checks: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
 

@@ -6,12 +6,15 @@ import hashlib
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field, fields
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from amlaudit.auditor import __version__
 from amlaudit.auditor.check import STATUSES, Check, Severity, Status, Verdict, severity_rank
 from amlaudit.auditor.graph.model import Gap
 from amlaudit.auditor.ids import id_key
+
+if TYPE_CHECKING:
+    from amlaudit.auditor.history.series import HistoryTrend
 
 FINDINGS_FORMAT = "amlaudit.findings/v1"
 
@@ -99,6 +102,9 @@ class AuditResult:
     waivers: dict[str, Any] | None = None
     baseline: dict[str, Any] | None = None
     tool: dict[str, str] = field(default_factory=lambda: {"name": "amlaudit", "version": __version__})
+    # Set by the CLI after recording the run (--history): the recent runs' totals, for the
+    # report's trend chart. Reporters read it; they never open the database themselves.
+    history: HistoryTrend | None = None
 
     @property
     def summary(self) -> dict[str, int]:

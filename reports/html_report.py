@@ -29,6 +29,7 @@ from markupsafe import Markup, escape
 from amlaudit.auditor.check import SEVERITIES, SOURCE_DOCUMENT, SOURCE_URL, STATUSES, Check
 from amlaudit.auditor.findings import AuditResult, Finding
 from amlaudit.auditor.waivers import waiver_note
+from amlaudit.reports.history_chart import trend_chart
 
 TEMPLATE = "report.html.j2"
 STYLESHEET = "report.css"
@@ -358,5 +359,6 @@ class HtmlReporter:
             coverage_gaps=result.coverage_gaps,
             source_document=Link(safe_http_url(SOURCE_URL), SOURCE_DOCUMENT),
             assets=assets,
+            history_chart=trend_chart(result.history),
         )
         return page.encode("utf-8")
