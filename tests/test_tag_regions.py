@@ -11,6 +11,7 @@ are computed from that file, so a new download with more such regions is tested 
 from __future__ import annotations
 
 import ipaddress
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -33,6 +34,8 @@ from tests.flow_helpers import (
     split_prefix,
     verdict_of,
 )
+from tests.standin.fixtures import StartStandIn, arm_standin, standin_ca  # noqa: F401 - fixtures
+from tests.test_collect_adversarial import assert_only_gets, scan_live, scan_offline
 
 
 def _entries() -> dict[str, dict[str, Any]]:
@@ -253,3 +256,45 @@ def test_aks_inbound_from_aml_judges_the_entry_named_for_the_region(builder: Est
     v = verdict_of(aks_inbound_from_aml, builder, aks.compute)
     assert v.status == status, v.message
     assert v.evidence["service_tag"] == "AzureMachineLearning.NorwayEast"
+
+
+# -- live, through the HTTPS stand-in ------------------------------------------------------------------------------
+
+
+def _germany_estate(batch_source: str) -> dict[str, Any]:
+    """A workspace in germanywestcentral whose compute subnet's NSG allows exactly the regional entries, and
+    whose storage firewall admits the subnet through a Microsoft.Storage.Global endpoint."""
+    builder = EstateBuilder(location="germanywestcentral")
+    vnet = builder.vnet(location="germanywestcentral")
+    rules = [allow_batch(source=batch_source), deny_internet_inbound(),
+             *_restricted("Storage.GermanyWestCentral", "AzureContainerRegistry.GermanyWestCentral")]
+    subnet = builder.subnet(vnet, "snet-train", "10.0.1.0/24", nsg=builder.nsg("nsg-train", rules=rules),
+                            service_endpoints=("Microsoft.Storage.Global", "Microsoft.KeyVault"))
+    storage = builder.storage_account("stmlgwc", "Deny", subnets=[subnet])
+    workspace = builder.workspace("mlw-gwc", storage=storage, key_vault=builder.key_vault("kv-ml-gwc"))
+    builder.aml_compute(workspace, "cpu", subnet, location="germanywestcentral")
+    builder.network_usages("germanywestcentral")
+    _with_tags(builder, "germanywestcentral", "AzureMachineLearning", "BatchNodeManagement", "Storage",
+               "AzureContainerRegistry", "BatchNodeManagement.GermanyWestCentral", "BatchNodeManagement.GermanyNorth",
+               "Storage.GermanyWestCentral", "AzureContainerRegistry.GermanyWestCentral")
+    return builder.document()
+
+
+@pytest.mark.parametrize(("batch_source", "batch_status"), [("BatchNodeManagement.GermanyWestCentral", "pass"),
+                                                            ("BatchNodeManagement.GermanyNorth", "fail")])
+def test_a_live_scan_finds_the_regional_entries_by_name(batch_source: str, batch_status: str,
+                                                        arm_standin: StartStandIn, tmp_path: Path,
+                                                        tmp_path_factory: pytest.TempPathFactory) -> None:
+    estate = _germany_estate(batch_source)
+    standin = arm_standin(estate)
+
+    live = scan_live(standin, tmp_path)
+
+    statuses = {check: status for check, _, status, _ in live.findings}
+    assert statuses["compute-batch-inbound"] == batch_status
+    assert statuses["compute-outbound-internet"] == "pass"
+    assert statuses["storage-vnet-rule"] == "pass"  # through the Microsoft.Storage.Global endpoint
+    (batch,) = [message for check, _, _, message in live.findings if check == "compute-batch-inbound"]
+    assert "BatchNodeManagement.GermanyWestCentral" in batch and "germanywc" not in batch
+    assert live.findings == scan_offline(estate, tmp_path_factory).findings
+    assert_only_gets(standin)
