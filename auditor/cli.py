@@ -34,6 +34,7 @@ from amlaudit.auditor.history.errors import HistoryError
 from amlaudit.auditor.pipeline import UnknownFormatError, render_reports, write_reports
 from amlaudit.auditor.registry import RegistryError, load_checks, load_reporters, reporter_entry_points
 from amlaudit.auditor.runner import cyclic_gc_paused, run_checks
+from amlaudit.auditor.scope import scope_findings
 from amlaudit.auditor.snapshot import Snapshot, SnapshotError, load_snapshot, read_snapshot_bytes, write_snapshot
 
 EXIT_OK, EXIT_FAILURES, EXIT_BAD_INPUT, EXIT_INCOMPLETE = 0, 1, 2, 3
@@ -198,7 +199,9 @@ def scan(snapshot_path: Path | None, demo: bool, subscriptions: tuple[str, ...],
         snapshot = parse_snapshot(document, "live collection")
 
     with cyclic_gc_paused():  # one-shot audit: the collector's passes cost a third of the CPU and find ~nothing
-        result = run_checks(build_estate(snapshot), checks, settings)
+        estate = build_estate(snapshot)
+        result = scope_findings(run_checks(estate, checks, settings), estate)  # --workspace: what the named ones use
+        del estate  # rendering needs only the result; the graph and its flow caches go now
         if waiver_set is not None:
             result = waivers.apply_waivers(result, waiver_set, waivers.utc_today())
         if baseline is not None:

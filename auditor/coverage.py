@@ -55,9 +55,7 @@ def audited_subscriptions(snapshot: Snapshot) -> list[str]:
 
 def workspace_filter(snapshot: Snapshot) -> list[str]:
     """The `--workspace RG/NAME` filter a live collection recorded in `scope.workspaces` ([] = none)."""
-    scope = snapshot.raw.get("scope")
-    workspaces = scope.get("workspaces") if isinstance(scope, Mapping) else None
-    return [w for w in workspaces if isinstance(w, str)] if isinstance(workspaces, list) else []
+    return list(snapshot.scope_workspaces)
 
 
 def _subscription_key(resource_id: str) -> str | None:

@@ -20,10 +20,10 @@ lives here, once:
   *allowed* for some client or for an address known only to lie in a subnet.
 
 Words used as the catalog uses them (/work/shared/requirements.md, "Words used below"):
-the tag prefixes of T for region R are those of the ``T.<something>`` entry whose
-``properties.region`` is R when the data has one, else of ``T`` (the name does not count:
-``BatchNodeManagement.FranceCentral`` says ``centralfrance``, so a ``francecentral`` VNet gets
-the global tag); a subnet with addresses of one family only is judged on that family's prefixes;
+the tag prefixes of T for region R are those of the entry NAMED ``T.<R>`` (compared
+case-insensitively) when the data has one, else of ``T``; ``properties.region`` never decides
+(``BatchNodeManagement.FranceCentral`` says ``centralfrance`` and is the entry for a
+``francecentral`` VNet; ``Storage.EastUS2Stage`` also says ``eastus2`` and is never used); a subnet with addresses of one family only is judged on that family's prefixes;
 ``VirtualNetwork`` in rules is the VNet's space plus its peers' spaces; public clients
 are ``Internet`` addresses outside every prefix of the global AzureMachineLearning and
 BatchNodeManagement tags.
@@ -90,6 +90,7 @@ from amlaudit.auditor.netpolicy import (
     to_evidence,
 )
 from amlaudit.auditor.netpolicy import intervals
+from amlaudit.auditor.netpolicy.tags import MATCHED_BY_NAME, MATCHED_GLOBAL, region_key
 from amlaudit.auditor.netpolicy.addresses import sample_value
 from amlaudit.auditor.snapshot import ServiceTagBlock
 
@@ -204,15 +205,17 @@ class TagUse:
     ignored_prefix_count: int  # prefixes of a family the compute side does not have
 
     def words(self) -> str:
-        """"17 IPv4 prefixes (the entry whose properties.region is the VNet's region; 1 IPv6 prefix
-        ignored)"."""
+        """"17 IPv4 prefixes (BatchNodeManagement.EastUS, the entry named for the VNet's region eastus;
+        1 IPv6 prefix ignored)", or "... (global BatchNodeManagement: no entry is named
+        BatchNodeManagement.northeurope)"."""
         families = family_words(self.tag.addresses.families)
-        how = {"region": "the entry whose properties.region is the VNet's region",
-               "region and name": "of the entries whose properties.region is the VNet's region, the one named for it",
-               "global": "global entry: no entry's properties.region is the VNet's region", "exact": "global entry"}
-        text = f"{len(self.tag.prefixes)} {families} prefixes ({how.get(self.tag.matched_by, self.tag.matched_by)}"
-        if self.tag.passed_over:
-            text += f"; {self.tag.passed_over} is named for it but says another region"
+        if self.tag.matched_by == MATCHED_GLOBAL:
+            how = f"global {self.tag.name}: {self.tag.why_chosen()}"
+        elif self.tag.matched_by == MATCHED_BY_NAME:
+            how = f"{self.tag.name}, {self.tag.why_chosen()}"
+        else:
+            how = f"global {self.tag.name}, as the row names it"
+        text = f"{len(self.tag.prefixes)} {families} prefixes ({how}"
         if self.ignored_prefix_count:
             other = "IPv6" if families == "IPv4" else "IPv4" if families == "IPv6" else "other"
             text += f"; {self.ignored_prefix_count} {other} prefix{'es' if self.ignored_prefix_count != 1 else ''} ignored"
@@ -574,9 +577,9 @@ class FlowContext:
     # -- tags -------------------------------------------------------------------------------
 
     def regional_tag(self, tag: str, site: FlowSite, families: tuple[Family, ...] | None = None) -> TagUse | Unknown:
-        """The prefixes of the `T.*` entry whose `properties.region` is R (the VNet's location)
-        when the data has one, else of `T`, restricted to `families` (default: the subnet's).
-        See `ServiceTagIndex.regional_or_global`."""
+        """The prefixes of the entry named `T.<R>` (R the VNet's location, compared
+        case-insensitively) when the data has one, else of `T`, restricted to `families`
+        (default: the subnet's). See `ServiceTagIndex.regional_or_global`."""
         if site.region is None:
             return Unknown(f"virtual network {site.vnet.name} has no location, so the regional {tag} entry cannot be "
                            "chosen", {"vnet_id": site.vnet.id})
@@ -607,16 +610,9 @@ class FlowContext:
             else:
                 resolved = self.tags.regional_or_global(tag, region)
         except UnknownServiceTagError:
-            if region is None:
-                return Unknown(f"the global {tag} is not in the snapshot's service-tag data", {"service_tag": wanted})
-            try:
-                named = self.tags.get(f"{tag}.{region}")
-            except ServiceTagDataError:
-                named = None
-            aside = (f" ({named.name} is in the data but says region {named.region or '(none)'})"
-                     if named is not None else "")
-            return Unknown(f"no entry of {tag} has properties.region {region}{aside} and the global {tag} is not in the "
-                           "snapshot's service-tag data", {"service_tag": wanted})
+            missing = (f"the global {tag} is not" if region is None else
+                       f"neither an entry named {tag}.{region_key(region)} nor the global {tag} is")
+            return Unknown(f"{missing} in the snapshot's service-tag data", {"service_tag": wanted})
         except ServiceTagDataError as problem:
             return Unknown(f"service-tag data for {wanted} is unusable: {problem}", {"service_tag": wanted})
         restricted = resolved

@@ -15,12 +15,15 @@ from amlaudit.auditor.fsio import atomic_write
 from amlaudit.auditor.graph import build_estate
 from amlaudit.auditor.registry import load_checks, load_reporters
 from amlaudit.auditor.runner import run_checks
+from amlaudit.auditor.scope import scope_findings
 from amlaudit.auditor.snapshot import Snapshot
 
 
 def audit_snapshot(snapshot: Snapshot, checks: Sequence[Check] | None = None, settings: Settings | None = None) -> AuditResult:
-    """Audit one snapshot with the given checks (default: every registered check)."""
-    return run_checks(build_estate(snapshot), load_checks() if checks is None else checks, settings)
+    """Audit one snapshot with the given checks (default: every registered check); a snapshot
+    scoped to named workspaces reports what they use (`amlaudit.auditor.scope`)."""
+    estate = build_estate(snapshot)
+    return scope_findings(run_checks(estate, load_checks() if checks is None else checks, settings), estate)
 
 
 class UnknownFormatError(ValueError):

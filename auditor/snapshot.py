@@ -15,10 +15,10 @@ import os
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter, ValidationError
 
 from amlaudit.auditor.fsio import atomic_write
 
@@ -100,6 +100,15 @@ class CollectionError(_Open):
     message: str | None = None
 
 
+class SnapshotScope(_Open):
+    """What a collection was asked for (amlaudit's collector writes it; other clients need not).
+    `workspaces` as `RESOURCE_GROUP/NAME`: a scoped audit reports only what they use (see
+    `amlaudit.auditor.scope`); empty means every workspace."""
+
+    subscriptions: list[str] = Field(default_factory=list)
+    workspaces: list[Annotated[str, StringConstraints(pattern=r"^[^/]+/[^/]+$")]] = Field(default_factory=list)
+
+
 class Envelope(_Open):
     format: Literal["amlaudit.snapshot/v1"]
     collected_at: str | None = None
@@ -110,6 +119,7 @@ class Envelope(_Open):
     service_tags: list[ServiceTagBlock] | None = None
     locks: list[LockEntry] | None = None
     errors: list[CollectionError] = Field(default_factory=list)
+    scope: SnapshotScope | None = None
 
 
 _ENVELOPE_FIELDS_VALIDATED_ELSEWHERE = {"resources"}
@@ -133,6 +143,8 @@ class Snapshot:
     errors: list[CollectionError]
     collected_at: str | None = None
     source: str = field(default="")
+    scope_workspaces: tuple[str, ...] = ()
+    """`scope.workspaces` of the collection (`RESOURCE_GROUP/NAME`); empty: every workspace."""
 
 
 def first_validation_error(exc: ValidationError) -> str:
@@ -168,6 +180,7 @@ def parse_snapshot(document: Any, source: str = "snapshot") -> Snapshot:
         errors=envelope.errors,
         collected_at=envelope.collected_at,
         source=source,
+        scope_workspaces=tuple(envelope.scope.workspaces) if envelope.scope is not None else (),
     )
 
 

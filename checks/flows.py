@@ -18,11 +18,14 @@ Where the flows are judged:
   snapshot).
 * AKS: the agent subnet's NSG only (the node NICs' NSGs are AKS-managed).
 
-Tags are chosen for the region R of the VNet the compute sits in, literally as the catalog
-says: the `T.<something>` entry whose `properties.region` is R, else the global `T`. The name
-is not the region: real data has `BatchNodeManagement.FranceCentral` with region
-`centralfrance`, so a VNet in `francecentral` is judged on the global `BatchNodeManagement`
-(the evidence names the entry passed over). Where a row names a tag without a region
+Tags are chosen for the region R of the VNet the compute sits in, as the catalog says: the
+entry NAMED `T.<R>` (the part after the dot compared with R case-insensitively), else the
+global `T`. The entry's `properties.region` never decides: real data has
+`BatchNodeManagement.FranceCentral` with region `centralfrance` (14 regions carry such internal
+names), and `Storage.EastUS2Stage` also says `eastus2`. The evidence names the entry used and
+why ("BatchNodeManagement.GermanyWestCentral, the entry named for the VNet's region
+germanywestcentral"; "global BatchNodeManagement: no entry is named
+BatchNodeManagement.northeurope"). Where a row names a tag without a region
 (`AzureMachineLearning` in compute-outbound-internet), the global entry is used. A subnet with
 addresses of one family only is judged on that family's prefixes. A verdict that rests on a
 rule naming application security groups says which worst case it assumed.
@@ -159,8 +162,8 @@ def _node_public_ip_disabled(compute: Compute) -> bool:
     subject="AmlCompute compute",
     applies="always (not applicable when the cluster sets enableNodePublicIp: false or names no subnet)",
     passes=(
-        "inbound TCP 29876 and 29877 from every BatchNodeManagement tag prefix (the BatchNodeManagement.* entry whose "
-        "properties.region is the VNet's region when the data has one, else the global tag) to every prefix of the "
+        "inbound TCP 29876 and 29877 from every BatchNodeManagement tag prefix (the entry named "
+        "BatchNodeManagement.<VNet region> when the data has one, else the global tag) to every prefix of the "
         "compute subnet is allowed by the subnet NSG (a subnet without NSG allows it)"
     ),
     source=_REQUIRED_PORTS,
@@ -182,10 +185,10 @@ def compute_batch_inbound(estate: Estate, settings: Settings) -> Iterator[Verdic
     which are not in the snapshot (see the module docstring). Batch addresses are Internet
     addresses, so a deny on `Internet` above the Batch allow blocks them. A cluster with
     `enableNodePublicIp: false` is reached by Batch without inbound connections, so the
-    row does not apply to it. The Batch prefixes are those of the `BatchNodeManagement.*`
-    entry whose `properties.region` is the VNet's region, else of the global tag: a VNet in
-    `francecentral` is judged on the global tag, because `BatchNodeManagement.FranceCentral`
-    says region `centralfrance`.
+    row does not apply to it. The Batch prefixes are those of the entry named
+    `BatchNodeManagement.<region>` for the VNet's region (case-insensitive), else of the global
+    tag: a VNet in `germanywestcentral` is judged on `BatchNodeManagement.GermanyWestCentral`,
+    whose `properties.region` (`germanywc`) plays no part.
     """
     yield from unlisted_compute_errors(estate, "its AmlCompute clusters")
     ctx, memo = flow_context(estate), AnswerMemo[Verdict]()
@@ -316,8 +319,8 @@ def _outbound_vnet(ctx: FlowContext, site: FlowSite) -> Verdict:
     subject="AmlCompute or VirtualMachine compute",
     applies="always (not applicable to a cluster that names no subnet)",
     passes=(
-        "outbound TCP 443 to every prefix of Storage.<region> and AzureContainerRegistry.<region> (the entry whose "
-        "properties.region is the VNet's region when the data has one, else the global tag) and of the global "
+        "outbound TCP 443 to every prefix of Storage.<region> and AzureContainerRegistry.<region> (the entry named "
+        "for the VNet's region when the data has one, else the global tag) and of the global "
         "AzureMachineLearning tag is allowed, by the default rules or the restricted set the document describes"
     ),
     source="Limiting outbound connectivity from the virtual network",
@@ -337,8 +340,10 @@ def _outbound_vnet(ctx: FlowContext, site: FlowSite) -> Verdict:
 )
 def compute_outbound_internet(estate: Estate, settings: Settings) -> Iterator[Verdict]:
     """One flow per service tag, so the evidence names the tag that is blocked. Source and NSG
-    path as for compute-outbound-vnet. Storage and AzureContainerRegistry are the regional
-    entries (matched on `properties.region`, else the global tag); AzureMachineLearning is the
+    path as for compute-outbound-vnet. Storage and AzureContainerRegistry are the entries named
+    `Storage.<region>` / `AzureContainerRegistry.<region>` for the VNet's region (by name, never
+    by `properties.region`: `eastus2` gets `Storage.EastUS2`, not `Storage.EastUS2Stage`), else
+    the global tag; AzureMachineLearning is the
     global entry, as the row and the document name it ("Service Tag of AzureMachineLearning"):
     a restricted set that allows only `AzureMachineLearning.<region>` leaves the rest of the
     service's addresses out and fails. A tag missing from the data is `error` unless another
@@ -523,8 +528,8 @@ def _public_clients_evidence(site: FlowSite, excluded: list[TagUse]) -> dict[str
     subject="AmlCompute compute",
     applies="the compute subnet has a route table",
     passes=(
-        "every address of every BatchNodeManagement tag prefix (the BatchNodeManagement.* entry whose properties.region "
-        "is the VNet's region when the data has one, else the global tag) is routed with next hop Internet (longest "
+        "every address of every BatchNodeManagement tag prefix (the entry named BatchNodeManagement.<VNet region> "
+        "when the data has one, else the global tag) is routed with next hop Internet (longest "
         "prefix match over the subnet's user routes, else Azure's system routes)"
     ),
     source="User-defined routes for forced tunneling",
@@ -547,7 +552,7 @@ def compute_forced_tunneling(estate: Estate, settings: Settings) -> Iterator[Ver
     over ExpressRoute or VPN) are not in ARM data and are not modelled. A route the engine
     cannot read (unknown tag, no next hop) may be the more specific one, so it makes the
     verdict `error` rather than a pass or a fail. The Batch prefixes are chosen as for
-    compute-batch-inbound (by `properties.region`; `francecentral` gets the global tag).
+    compute-batch-inbound (the entry named `BatchNodeManagement.<region>`, else the global tag).
     """
     yield from unlisted_compute_errors(estate, "its AmlCompute clusters")
     ctx, memo = flow_context(estate), AnswerMemo[Verdict]()
@@ -607,8 +612,8 @@ def _forced_tunneling(ctx: FlowContext, site: FlowSite) -> Verdict:
     subject="VirtualMachine or HDInsight compute",
     applies="always (not applicable to an HDInsight cluster that is in no subnet)",
     passes=(
-        "inbound TCP 22 from every AzureMachineLearning tag prefix (the AzureMachineLearning.* entry whose "
-        "properties.region is the VNet's region when the data has one, else the global tag) to the machine's private "
+        "inbound TCP 22 from every AzureMachineLearning tag prefix (the entry named "
+        "AzureMachineLearning.<VNet region> when the data has one, else the global tag) to the machine's private "
         "IP is allowed through the subnet NSG then the NIC NSG (private IP unknown: to every address of its subnet "
         "passes, to none fails, to some is an error)"
     ),
@@ -629,9 +634,9 @@ def attached_compute_ssh(estate: Estate, settings: Settings) -> Iterator[Verdict
     """A VM: its primary NIC's primary address, through the subnet NSG then the NIC NSG. An
     HDInsight cluster: the compute's `address`, through the subnet NSG only (the nodes' NICs
     are not in the snapshot). The family of the address picks the tag prefixes judged. The
-    tag is AzureMachineLearning's entry whose `properties.region` is the VNet's region, else
-    the global one (so a VNet in `francecentral`, whose entry says `centralfrance`, is judged
-    on the global tag).
+    tag is the entry named `AzureMachineLearning.<region>` for the VNet's region, else the
+    global one (the catalog's *tag prefixes*: `AzureMachineLearning.FranceCentral` for a VNet in
+    `francecentral`, although its `properties.region` says `centralfrance`).
 
     When the private IP is unknown (Azure Machine Learning stores an attached HDInsight
     cluster's `address` as its SSH host name, `<cluster>-ssh.azurehdinsight.net`; a NIC may
@@ -711,8 +716,8 @@ def _ssh_to_unknown_ip(answer: SideAnswer, why_unknown: str, evidence: dict[str,
     subject="AKS compute",
     applies="always (not applicable to a cluster that is not in a customer virtual network)",
     passes=(
-        "inbound TCP 443 from every AzureMachineLearning tag prefix (the AzureMachineLearning.* entry whose "
-        "properties.region is the VNet's region when the data has one, else the global tag) to the AKS subnet is "
+        "inbound TCP 443 from every AzureMachineLearning tag prefix (the entry named "
+        "AzureMachineLearning.<VNet region> when the data has one, else the global tag) to the AKS subnet is "
         "allowed by the subnet NSG"
     ),
     source="Use Azure Kubernetes Service, step 1",
@@ -732,8 +737,8 @@ def aks_inbound_from_aml(estate: Estate, settings: Settings) -> Iterator[Verdict
     """The AKS subnet comes from the compute's `aksNetworkingConfiguration`, else from the managed
     cluster's agent pool; only its NSG is evaluated (the node NICs' NSGs are AKS-managed). A
     cluster whose agent pools name no subnet runs in AKS's own VNet: not applicable. The
-    AzureMachineLearning prefixes are the entry whose `properties.region` is the VNet's
-    region, else the global tag (an entry merely named for the region does not count).
+    AzureMachineLearning prefixes are the entry named `AzureMachineLearning.<region>` for the
+    VNet's region, else the global tag (by name; `properties.region` does not count).
     """
     yield from unlisted_compute_errors(estate, "its AKS computes")
     ctx, memo = flow_context(estate), AnswerMemo[Verdict]()

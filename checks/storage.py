@@ -66,14 +66,15 @@ def storage_trusted_services(estate: Estate, settings: Settings) -> Iterator[Ver
     subject="workspace storage account",
     applies="its networkAcls.defaultAction is Deny and a workspace using it has experimentation compute",
     passes=(
-        "every compute subnet is in networkAcls.virtualNetworkRules (action Allow) and has a Microsoft.Storage "
-        "(or Microsoft.Storage.Global) service endpoint"
+        "every compute subnet is in networkAcls.virtualNetworkRules (action Allow) and has a Microsoft.Storage or "
+        "Microsoft.Storage.Global service endpoint (the global one carries the subnet to accounts in every region)"
     ),
     source="Storage account for your workspace, step 4",
     rationale=(
         "With 'Selected networks' the account admits only the networks on its list; the document says to "
         "\"add the virtual network where your experimentation compute resides\". A virtual network rule matches "
-        "only traffic that arrives through a Microsoft.Storage service endpoint of that subnet; without the "
+        "only traffic that arrives through a Microsoft.Storage or Microsoft.Storage.Global service endpoint of that "
+        "subnet; without the "
         "endpoint (or with the rule not in force) the compute's requests are refused."
     ),
     remediation=(
@@ -88,7 +89,9 @@ def storage_vnet_rule(estate: Estate, settings: Settings) -> Iterator[Verdict]:
     Allow; a rule `state` absent or Succeeded is in force, NetworkSourceDeleted / Failed /
     Deprovisioning is not, any other state is unknown; subnet ids compare case-insensitively;
     an endpoint counts whatever its `locations`, unless its provisioningState is Failed.
-    publicNetworkAccess is evidence only.
+    The endpoint may be Microsoft.Storage or Microsoft.Storage.Global, as the catalog row says
+    (the global endpoint carries the subnet's traffic to accounts in every region, this one's
+    included). publicNetworkAccess is evidence only.
     """
     for use in workspace_storage_accounts(estate):
         yield vnet_rule_verdict(use, STORAGE_ENDPOINT_SERVICES)

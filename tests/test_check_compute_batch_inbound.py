@@ -30,8 +30,8 @@ def test_pass_when_the_subnet_nsg_allows_the_regional_batch_tag(builder: EstateB
     assert v.status == "pass", v.message
     assert v.evidence["service_tag"] == "BatchNodeManagement.EastUS"
     assert len(BATCH_EASTUS) == 17
-    assert v.evidence["service_tag_prefixes"] == ("17 IPv4 prefixes (the entry whose properties.region is the VNet's region; "
-                                                     "1 IPv6 prefix ignored)")
+    assert v.evidence["service_tag_prefixes"] == ("17 IPv4 prefixes (BatchNodeManagement.EastUS, the entry named for the "
+                                                     "VNet's region eastus; 1 IPv6 prefix ignored)")
     assert deciders(v) == ["AllowBatchNodeManagement"]
     assert "all 17 IPv4 prefixes of BatchNodeManagement.EastUS" in v.message
     assert "Batch" in v.evidence["nic_nsgs"]
@@ -108,23 +108,27 @@ def test_the_global_tag_is_used_when_the_region_has_no_entry(builder: EstateBuil
     v = _verdict(cluster)
     assert v.status == "fail"
     assert v.evidence["service_tag"] == "BatchNodeManagement"
-    assert v.evidence["service_tag_prefixes"].startswith(f"{len(tag_prefixes('BatchNodeManagement'))} IPv4 prefixes (global entry")
+    assert v.evidence["service_tag_prefixes"].startswith(
+        f"{len(tag_prefixes('BatchNodeManagement'))} IPv4 prefixes (global BatchNodeManagement: no entry is named "
+        "BatchNodeManagement.northeurope")
 
 
-def test_an_entry_named_for_the_region_but_saying_another_is_not_used(builder: EstateBuilder) -> None:
-    # Real data: BatchNodeManagement.FranceCentral says region "centralfrance". The catalog matches on
-    # properties.region, so a francecentral VNet is judged on the global tag, and allowing only the
-    # FranceCentral entry's prefixes leaves most of it out.
+def test_the_entry_named_for_the_region_is_used_whatever_its_region_field_says(builder: EstateBuilder) -> None:
+    # Real data: BatchNodeManagement.FranceCentral says region "centralfrance". The catalog finds the
+    # entry by name, so a francecentral VNet whose NSG allows exactly its prefixes passes.
     body = full_download_subset("BatchNodeManagement", "BatchNodeManagement.FranceCentral")
     france = next(v for v in body["values"] if v["name"] == "BatchNodeManagement.FranceCentral")
     assert france["properties"]["region"] == "centralfrance"
     france_v4 = [p for p in france["properties"]["addressPrefixes"] if ":" not in p]
-    cluster = Cluster(builder, [allow_batch(source=france_v4)], location="francecentral", tags=False)
+    cluster = Cluster(builder, [allow_batch(source=france_v4), deny_internet_inbound()], location="francecentral",
+                      tags=False)
     builder.service_tags.append({"location": "francecentral", "body": body})
     v = _verdict(cluster)
-    assert v.status == "fail"
-    assert v.evidence["service_tag"] == "BatchNodeManagement"
-    assert "BatchNodeManagement.FranceCentral (region centralfrance)" in v.evidence["service_tag_prefixes"]
+    assert v.status == "pass", v.message
+    assert v.evidence["service_tag"] == "BatchNodeManagement.FranceCentral"
+    assert v.evidence["service_tag_prefixes"].startswith(
+        f"{len(france_v4)} IPv4 prefixes (BatchNodeManagement.FranceCentral, the entry named for the VNet's region "
+        "francecentral")
 
 
 def test_a_francecentral_vnet_passes_when_the_global_batch_tag_is_allowed(builder: EstateBuilder) -> None:
@@ -134,17 +138,27 @@ def test_a_francecentral_vnet_passes_when_the_global_batch_tag_is_allowed(builde
         "BatchNodeManagement", "BatchNodeManagement.FranceCentral")})
     v = _verdict(cluster)
     assert v.status == "pass", v.message
-    assert v.evidence["service_tag"] == "BatchNodeManagement"
+    assert v.evidence["service_tag"] == "BatchNodeManagement.FranceCentral"
 
 
-def test_error_when_only_an_entry_of_another_region_bears_the_regions_name(builder: EstateBuilder) -> None:
+def test_the_region_field_of_the_entry_plays_no_part(builder: EstateBuilder) -> None:
     cluster = Cluster(builder, [allow_batch()])
     body = builder.service_tags[0]["body"]
     body["values"] = [v for v in body["values"] if v["name"] != "BatchNodeManagement"]
     next(v for v in body["values"] if v["name"] == "BatchNodeManagement.EastUS")["properties"]["region"] = "useast"
     v = _verdict(cluster)
+    assert v.status == "pass", v.message
+    assert v.evidence["service_tag"] == "BatchNodeManagement.EastUS"
+
+
+def test_error_when_neither_the_named_entry_nor_the_global_tag_is_in_the_data(builder: EstateBuilder) -> None:
+    cluster = Cluster(builder, [allow_batch(source="*")], location="germanywestcentral", tags=False)
+    body = full_download_subset("BatchNodeManagement.FranceCentral")  # another region's entry only
+    builder.service_tags.append({"location": "germanywestcentral", "body": body})
+    v = _verdict(cluster)
     assert v.status == "error"
-    assert "BatchNodeManagement.EastUS is in the data but says region useast" in v.message
+    assert ("neither an entry named BatchNodeManagement.germanywestcentral nor the global BatchNodeManagement is in "
+            "the snapshot's service-tag data") in v.message
 
 
 def test_a_rule_on_the_global_tag_covers_the_regional_prefixes(builder: EstateBuilder) -> None:

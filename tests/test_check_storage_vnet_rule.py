@@ -125,6 +125,15 @@ def test_cross_region_storage_endpoint_counts(builder: EstateBuilder) -> None:
     v = _verdict(builder)
     assert v.status == "pass"
     assert _subnet_evidence(v, snet["id"])["service_endpoint_entry"]["service"] == "Microsoft.Storage.Global"
+    assert "have a Microsoft.Storage or Microsoft.Storage.Global service endpoint" in v.message
+
+
+def test_the_row_names_both_storage_endpoints(builder: EstateBuilder) -> None:
+    assert "Microsoft.Storage or Microsoft.Storage.Global service endpoint" in storage_vnet_rule.passes
+    _, snet, _, _ = _estate(builder, endpoints=("Microsoft.KeyVault",))
+    v = _verdict(builder)
+    assert v.status == "fail"
+    assert "no Microsoft.Storage or Microsoft.Storage.Global service endpoint" in v.message
 
 
 @pytest.mark.parametrize("locations", [["eastus", "westus"], [], None])

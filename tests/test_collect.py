@@ -113,19 +113,25 @@ def test_given_subscription_reaches_a_storage_account_in_another_subscription(ar
     assert standin.count("GET", f"^/subscriptions/{SUB_B}/providers/Microsoft.MachineLearningServices") == 0
 
 
-def test_workspace_filter_is_case_insensitive_and_reads_nothing_else(arm_standin: StartStandIn,
-                                                                     estate: SampleEstate) -> None:
+def test_workspace_filter_is_case_insensitive_and_reads_only_what_its_verdicts_need(arm_standin: StartStandIn,
+                                                                                   estate: SampleEstate) -> None:
     standin = arm_standin(estate.document)
     snapshot = _collect(standin, workspaces=("RG-ML-DEV/MLW-Dev",))
     collected = _by_id(snapshot)
-    workspaces = [r["name"] for r in snapshot["resources"] if r["type"] == "Microsoft.MachineLearningServices/workspaces"]
-    assert workspaces == ["mlw-dev"]
+    assert snapshot["scope"]["workspaces"] == ["RG-ML-DEV/MLW-Dev"]
     assert estate.ids["dev-cluster"].lower() in collected
     assert estate.ids["dev_storage"].lower() in collected and estate.ids["dev_vault"].lower() in collected
-    for other in ("prod", "cpu-cluster", "shared_storage", "kv_prod", "vm", "cluster", "workspace_b"):
+    # mlw-prod's cpu-cluster shares dev-cluster's subnet (it counts in its capacity): it is kept, with its
+    # workspace; nothing else of mlw-prod or mlw-b was read but their compute lists.
+    assert estate.ids["cpu-cluster"].lower() in collected and estate.ids["prod"].lower() in collected
+    for other in ("vm-attached", "aks-inference", "shared_storage", "kv_prod", "vm", "nic", "cluster", "workspace_b",
+                  "storage_b", "kv_b"):
         assert estate.ids[other].lower() not in collected, other
-    assert standin.count("GET", estate.ids["prod"] + "/computes$") == 0
-    assert standin.count("GET", estate.ids["workspace_b"] + "/computes$") == 0
+    assert standin.count("GET", estate.ids["prod"] + "/computes$") == 1
+    assert standin.count("GET", estate.ids["workspace_b"] + "/computes$") == 1
+    for unread in ("shared_storage", "kv_prod", "vm", "cluster", "storage_b", "kv_b"):
+        assert standin.count("GET", estate.ids[unread] + "$") == 0, unread
+    assert snapshot["errors"] == []
 
 
 def test_subscription_the_identity_cannot_read_is_an_error(arm_standin: StartStandIn, estate: SampleEstate) -> None:

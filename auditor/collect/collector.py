@@ -8,9 +8,10 @@ from typing import TYPE_CHECKING, Any
 from azure.identity import DefaultAzureCredential
 
 from amlaudit.auditor.collect.arm import ArmReader
-from amlaudit.auditor.collect.crawl import Crawl, WorkspaceFilter
+from amlaudit.auditor.collect.crawl import Crawl
 from amlaudit.auditor.collect.options import CollectOptions
 from amlaudit.auditor.collect.scheduler import Scheduler
+from amlaudit.auditor.scope import WorkspaceScope
 from amlaudit.auditor.snapshot import SNAPSHOT_FORMAT
 
 if TYPE_CHECKING:
@@ -38,7 +39,7 @@ def collect(options: CollectOptions, credential: TokenCredential | None = None) 
                        retry_backoff=options.retry_backoff, retry_backoff_max=options.retry_backoff_max,
                        connect_timeout=options.connect_timeout, read_timeout=options.read_timeout) as arm, \
                 Scheduler(options.concurrency, options.progress) as scheduler:
-            crawl = Crawl(arm, scheduler, WorkspaceFilter(options.workspaces))
+            crawl = Crawl(arm, scheduler, WorkspaceScope(options.workspaces))
             crawl.start(options.subscriptions)
             scheduler.wait()
             sections = crawl.sections()

@@ -12,6 +12,13 @@ VNet hosting compute ─► network usages (subscription, region), service tags 
 Each read happens at most once (keyed by its case-insensitive path), on the scheduler's
 workers, as soon as the read it depends on has answered. A failed read is recorded as an
 `errors` entry and its dependants are skipped; everything else carries on.
+
+Scoped (`--workspace`), the named workspaces are read as above, and so is every workspace that
+shares a storage account or key vault with one of them (those are judged against every
+workspace using them). Of every other workspace only the compute list is read; its computes
+that sit in a subnet of the workspaces read in full (they count in that subnet's capacity),
+or whose kind is unknown, are kept with the workspace, and so is a workspace whose compute
+list could not be read (its computes may be anywhere). See docs/collect.md.
 """
 
 from __future__ import annotations
@@ -30,6 +37,7 @@ from amlaudit.auditor.collect.errors import ArmReadError
 from amlaudit.auditor.collect.redact import drop_secrets
 from amlaudit.auditor.collect.scheduler import Scheduler
 from amlaudit.auditor.ids import covering_scopes, id_key, looks_like_arm_id, parent_id, parse_arm_id
+from amlaudit.auditor.scope import WorkspaceScope
 from amlaudit.auditor.snapshot import LockEntry, ResourceHeader, ServiceTagBlock, SubscriptionEntry, UsageBlock
 
 # Listed per subscription rather than read one by one: many computes share a few of these,
@@ -48,28 +56,6 @@ class Listing:
 
     items: list[dict[str, Any]]
     complete: bool
-
-
-class WorkspaceFilter:
-    """`RG/NAME` filters, compared case-insensitively; no filter keeps every workspace."""
-
-    def __init__(self, filters: tuple[str, ...]) -> None:
-        # (group, name) as given, by their lower-case key.
-        self.wanted: dict[tuple[str, str], tuple[str, str]] = {}
-        for text in filters:
-            group, name = text.split("/", 1)
-            self.wanted.setdefault((group.lower(), name.lower()), (group, name))
-
-    def match(self, workspace_id: str) -> tuple[str, str] | None:
-        """The key of the filter `workspace_id` matches (None: kept by no filter)."""
-        parsed = parse_arm_id(workspace_id)
-        if parsed is None or parsed.resource_group is None or not parsed.segments:
-            return None
-        key = (parsed.resource_group.lower(), parsed.segments[-1][1].lower())
-        return key if key in self.wanted else None
-
-    def keeps(self, workspace_id: str) -> bool:
-        return not self.wanted or self.match(workspace_id) is not None
 
 
 def resource_type(resource_id: str) -> str | None:
@@ -124,10 +110,10 @@ def _location_key(location: str) -> str:
 class Crawl:
     """Reads an estate into the parts of a snapshot. Call `start`, wait on the scheduler, then `sections`."""
 
-    def __init__(self, arm: ArmReader, scheduler: Scheduler, workspace_filter: WorkspaceFilter) -> None:
+    def __init__(self, arm: ArmReader, scheduler: Scheduler, scope: WorkspaceScope) -> None:
         self._arm = arm
         self._scheduler = scheduler
-        self._workspace_filter = workspace_filter
+        self._scope = scope
         self._lock = threading.Lock()
         self._started: dict[str, Future[Any]] = {}
         self._subscriptions: dict[str, dict[str, Any]] = {}
@@ -140,6 +126,13 @@ class Crawl:
         self._matched_filters: set[tuple[str, str]] = set()
         self._errors: list[dict[str, Any]] = []
         self._redacted: list[dict[str, Any]] = []
+        # Scoped collection (see the module docstring); all empty when every workspace is read in full.
+        self._in_full: set[str] = set()  # keys of the workspaces read in full
+        self._named_dependencies: set[str] = set()  # storage accounts and key vaults of the named workspaces
+        self._unrelated: dict[str, list[dict[str, Any]]] = {}  # dependency key -> other workspaces using it
+        self._other_computes: dict[str, tuple[dict[str, Any], Listing]] = {}  # workspace key -> (workspace, its computes)
+        self._compute_subnets: set[str] = set()  # keys of the subnets the computes read in full sit in
+        self._others_settled = False
 
     # -- entry ------------------------------------------------------------------------------
 
@@ -155,7 +148,8 @@ class Crawl:
             self._then(self._list("/subscriptions", api, operation), self._on_subscription_list)
 
     def sections(self) -> dict[str, Any]:
-        """The snapshot sections collected so far, in a stable order."""
+        """The snapshot sections, in a stable order. Call once every read has answered."""
+        self._keep_what_others_share()
         with self._lock:
             covering = {scope for vnet_id in self._compute_vnet_ids.values() for scope in covering_scopes(vnet_id)}
             locks = {id_key(lock["id"]): lock for listed in self._listed_locks.values() for lock in listed
@@ -179,7 +173,7 @@ class Crawl:
         Called with the lock held.
         """
         entries = []
-        for key, (group, name) in sorted(self._workspace_filter.wanted.items()):
+        for key, (group, name) in sorted(self._scope.wanted.items()):
             if key in self._matched_filters:
                 continue
             for subscription_id in sorted(self._fully_listed_workspaces, key=str.lower):
@@ -358,27 +352,85 @@ class Crawl:
                 self._fully_listed_workspaces.append(subscription_id)
         for workspace in listing.items:
             workspace_id = workspace.get("id")
-            if isinstance(workspace_id, str) and self._workspace_filter.keeps(workspace_id):
-                matched = self._workspace_filter.match(workspace_id)
-                if matched is not None:
-                    with self._lock:
-                        self._matched_filters.add(matched)
-                if self._keep(workspace, workspace_id, "Microsoft.MachineLearningServices/workspaces/read"):
-                    self._on_workspace(workspace)
+            if not isinstance(workspace_id, str):
+                continue
+            if self._scope.keeps(workspace_id):
+                self._on_named_workspace(workspace)
+            else:
+                self._on_other_workspace(workspace)
+
+    def _on_named_workspace(self, workspace: dict[str, Any]) -> None:
+        """Read it in full, and every other workspace seen so far that shares its storage account or key vault."""
+        dependencies = _dependency_keys(workspace)
+        with self._lock:
+            matched = self._scope.match(workspace["id"])
+            if matched is not None:
+                self._matched_filters.add(matched)
+            self._in_full.add(id_key(workspace["id"]))
+            self._named_dependencies |= dependencies
+            sharing = {id_key(other["id"]): other for key in dependencies for other in self._unrelated.pop(key, ())}
+            sharing = {key: other for key, other in sharing.items() if key not in self._in_full}
+            self._in_full |= sharing.keys()
+        for chosen in (workspace, *sharing.values()):
+            if self._keep(chosen, chosen["id"], "Microsoft.MachineLearningServices/workspaces/read"):
+                self._on_workspace(chosen)
+
+    def _on_other_workspace(self, workspace: dict[str, Any]) -> None:
+        """Read it in full when it shares a named workspace's storage account or key vault (seen so far;
+        `_on_named_workspace` catches those seen later); else only its compute list."""
+        dependencies = _dependency_keys(workspace)
+        with self._lock:
+            shares = bool(dependencies & self._named_dependencies)
+            if shares:
+                self._in_full.add(id_key(workspace["id"]))
+            else:
+                for key in dependencies:
+                    self._unrelated.setdefault(key, []).append(workspace)
+        if shares:
+            if self._keep(workspace, workspace["id"], "Microsoft.MachineLearningServices/workspaces/read"):
+                self._on_workspace(workspace)
+            return
+        path, api, operation = _compute_list(workspace)
+        self._then(self._list(path, api, operation), lambda listing: self._on_other_computes(workspace, listing))
+
+    def _on_other_computes(self, workspace: dict[str, Any], listing: Listing) -> None:
+        with self._lock:
+            self._other_computes[id_key(workspace["id"])] = (workspace, listing)
+
+    def _keep_what_others_share(self) -> None:
+        """Of the workspaces not read in full, keep the computes the verdicts about the others need
+        (in a subnet of a compute read in full, or of unknown kind: it may be such a cluster) with
+        their workspace, and a workspace whose compute list is incomplete (its computes may be in
+        any subnet; its error says why). Runs once, after every read has answered."""
+        with self._lock:
+            if self._others_settled:
+                return
+            self._others_settled = True
+            others = [entry for key, entry in sorted(self._other_computes.items()) if key not in self._in_full]
+            subnets = set(self._compute_subnets)
+        for workspace, listing in others:
+            path, _, operation = _compute_list(workspace)
+            needed = [compute for compute in listing.items
+                      if _subnet_key(compute) in subnets or _unknown_compute_kind(compute)]
+            for compute in needed:
+                self._keep(compute, path, operation)  # one it refuses leaves an error at the list path
+            if needed or not listing.complete:
+                self._keep(workspace, workspace["id"], "Microsoft.MachineLearningServices/workspaces/read")
 
     def _on_workspace(self, workspace: dict[str, Any]) -> None:
-        path = workspace["id"].rstrip("/") + "/computes"
-        api = API_VERSIONS["microsoft.machinelearningservices/workspaces/computes"]
-        self._then(self._list(path, api, "Microsoft.MachineLearningServices/workspaces/computes/read", keep_items=True),
-                   self._on_computes)
+        path, api, operation = _compute_list(workspace)
+        self._then(self._list(path, api, operation), lambda listing: self._on_computes(listing, path, operation))
         for reference in ("storageAccount", "keyVault"):
             target = _id_string(_dig(workspace, "properties", reference))
             if target is not None:
                 self._get_resource(target)
 
-    def _on_computes(self, listing: Listing) -> None:
+    def _on_computes(self, listing: Listing, path: str, operation: str) -> None:
+        # Kept here, not by the list: an other workspace's list (not kept) may be this one's when it is
+        # found to share a named workspace's storage account after its list was asked for.
         for compute in listing.items:
-            self._on_compute(compute)
+            if self._keep(compute, path, operation):
+                self._on_compute(compute)
 
     def _on_compute(self, compute: dict[str, Any]) -> None:
         settings = _dig(compute, "properties", "properties")
@@ -435,6 +487,8 @@ class Crawl:
         vnet_id = parent_id(subnet_id, "subnets")
         if vnet_id is None:
             return
+        with self._lock:
+            self._compute_subnets.add(id_key(subnet_id))
         self._then(self._need_network(vnet_id), lambda vnet: self._on_compute_subnet(vnet, subnet_id))
 
     def _on_compute_subnet(self, vnet: dict[str, Any] | None, subnet_id: str) -> None:
@@ -579,6 +633,29 @@ class Crawl:
     def _record(self, error: dict[str, Any]) -> None:
         with self._lock:
             self._errors.append(error)
+
+
+def _compute_list(workspace: dict[str, Any]) -> tuple[str, str, str]:
+    """The path, api-version and RBAC operation of a workspace's compute list."""
+    return (workspace["id"].rstrip("/") + "/computes", API_VERSIONS["microsoft.machinelearningservices/workspaces/computes"],
+            "Microsoft.MachineLearningServices/workspaces/computes/read")
+
+
+def _dependency_keys(workspace: dict[str, Any]) -> set[str]:
+    """The keys of the storage account and key vault a workspace names."""
+    found = (_id_string(_dig(workspace, "properties", reference)) for reference in ("storageAccount", "keyVault"))
+    return {id_key(target) for target in found if target is not None}
+
+
+def _subnet_key(compute: dict[str, Any]) -> str | None:
+    subnet_id = _dig(compute, "properties", "properties", "subnet", "id")
+    return id_key(subnet_id) if isinstance(subnet_id, str) else None
+
+
+def _unknown_compute_kind(compute: dict[str, Any]) -> bool:
+    """No readable `properties.computeType`: the graph then counts the workspace's computes as unknown."""
+    kind = _dig(compute, "properties", "computeType")
+    return not (isinstance(kind, str) and kind.strip())
 
 
 def _lock_scope_key(lock_id: str) -> str:

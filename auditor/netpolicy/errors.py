@@ -25,8 +25,11 @@ class UnknownServiceTagError(NetPolicyError, LookupError):
     def __init__(self, tag: str, region: str | None = None) -> None:
         self.tag = tag
         self.region = region
-        where = f" (region {region})" if region else ""
-        super().__init__(f"service tag {tag}{where} is not in the service-tag data")
+        if region:
+            super().__init__(f"neither an entry named {tag}.{region.lower().replace(' ', '')} nor the global {tag} is "
+                             "in the service-tag data")
+        else:
+            super().__init__(f"service tag {tag} is not in the service-tag data")
 
 
 class ServiceTagDataError(NetPolicyError, ValueError):

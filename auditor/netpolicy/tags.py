@@ -4,8 +4,13 @@ Input is what the service-tags API (and the weekly download) returns:
 ``{"changeNumber": ..., "values": [{"name": "BatchNodeManagement.EastUS",
 "properties": {"region": "eastus", "addressPrefixes": [...]}}]}``. A full
 file has ~3,000 tags and ~96,000 prefixes; building the index only files each
-entry under its lower-cased name and region, and a tag's prefixes are parsed
-the first time the tag is resolved, then cached.
+entry under its lower-cased name, and a tag's prefixes are parsed the first
+time the tag is resolved, then cached.
+
+Regional entries are found by NAME (``T.<region>``), never by
+``properties.region``: for 14 regions that field is an internal name
+(``BatchNodeManagement.GermanyWestCentral`` says ``germanywc``), and
+``eastus2`` is the region of both ``Storage.EastUS2`` and ``Storage.EastUS2Stage``.
 """
 
 from __future__ import annotations
@@ -17,13 +22,10 @@ from typing import Any
 from .addresses import AddressSet, Family, parse_block
 from .errors import ParseError, ServiceTagDataError, UnknownServiceTagError
 
-MATCHED_BY_REGION = "region"
-"""The only ``<tag>.<something>`` entry whose ``properties.region`` is the region."""
-MATCHED_BY_REGION_AND_NAME = "region and name"
-"""Several ``<tag>.*`` entries claim the region (``Storage.EastUS2`` and
-``Storage.EastUS2Stage`` both say ``eastus2``); the one named ``<tag>.<region>`` was used."""
+MATCHED_BY_NAME = "name"
+"""The entry named ``<tag>.<region>`` (the part after the dot compared case-insensitively) was used."""
 MATCHED_GLOBAL = "global"
-"""No ``<tag>.*`` entry claims the region; the global ``<tag>`` entry was used."""
+"""No entry is named ``<tag>.<region>``; the global ``<tag>`` entry was used."""
 MATCHED_EXACT = "exact"
 """The caller (an NSG rule, a route) named the entry itself."""
 
@@ -40,20 +42,19 @@ class ResolvedTag:
     name: str
     """The entry's name as the data spells it, e.g. ``BatchNodeManagement.EastUS``."""
     region: str
-    """The entry's ``properties.region`` (``""`` for a global entry)."""
+    """The entry's ``properties.region`` (``""`` for a global entry), as data only: it never
+    chooses the entry (see the module docstring)."""
     matched_by: str
-    """``"region"``, ``"region and name"``, ``"global"`` or ``"exact"`` (see module constants)."""
+    """``"name"``, ``"global"`` or ``"exact"`` (see module constants)."""
     prefixes: tuple[str, ...]
     """The entry's ``addressPrefixes`` as listed (restricted by :meth:`only`)."""
     addresses: AddressSet = field(compare=False)
     requested: str = ""
     """The tag the caller asked for, e.g. ``BatchNodeManagement``."""
     requested_region: str | None = None
+    """The region asked for (the VNet's ARM location), as the caller spelled it."""
     family_prefixes: tuple[tuple[str, ...], tuple[str, ...]] | None = field(default=None, compare=False, repr=False)
     """``prefixes`` split into (IPv4, IPv6), computed once when the entry is parsed."""
-    passed_over: str | None = None
-    """For a global fallback: the entry NAMED ``<tag>.<region>`` that was not used because its
-    ``properties.region`` is another (``"BatchNodeManagement.FranceCentral (region centralfrance)"``)."""
 
     def only(self, family: Family) -> ResolvedTag:
         """The same entry restricted to one family (prefixes and addresses)."""
@@ -68,19 +69,24 @@ class ResolvedTag:
             requested=self.requested,
             requested_region=self.requested_region,
             family_prefixes=(kept, ()) if family == 4 else ((), kept),
-            passed_over=self.passed_over,
         )
 
     @property
     def label(self) -> str:
         """How evidence names it: ``BatchNodeManagement.EastUS``, or for a fallback
-        ``BatchNodeManagement (global; no BatchNodeManagement.* entry has region australiaeast)``."""
+        ``BatchNodeManagement (global; no entry is named BatchNodeManagement.australiaeast)``."""
         if self.matched_by == MATCHED_GLOBAL and self.requested_region:
-            text = f"{self.name} (global; no {self.requested}.* entry has region {self.requested_region}"
-            if self.passed_over:
-                text += f"; {self.passed_over} is another region's"
-            return text + ")"
+            return f"{self.name} (global; {self.why_chosen()})"
         return self.name
+
+    def why_chosen(self) -> str:
+        """Why this entry, in words: ``the entry named for the VNet's region germanywestcentral``,
+        ``no entry is named BatchNodeManagement.australiaeast``, or ``the entry the rule names``."""
+        if self.matched_by == MATCHED_BY_NAME:
+            return f"the entry named for the VNet's region {self.requested_region}"
+        if self.matched_by == MATCHED_GLOBAL and self.requested_region:
+            return f"no entry is named {self.requested}.{region_key(self.requested_region)}"
+        return "the entry named exactly"
 
 
 def _split_by_family(prefixes: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str, ...]]:
@@ -106,7 +112,6 @@ class ServiceTagIndex:
 
     def __init__(self, bodies: Iterable[Mapping[str, Any]]) -> None:
         self._entries: dict[str, Mapping[str, Any]] = {}
-        self._regional_names: dict[str, list[str]] = {}
         self._resolved: dict[str, ResolvedTag] = {}
         usable = [body for body in bodies if isinstance(body, Mapping)]
         usable.sort(key=_change_number, reverse=True)
@@ -117,14 +122,7 @@ class ServiceTagIndex:
             for entry in values:
                 if not isinstance(entry, Mapping) or not isinstance(entry.get("name"), str):
                     continue
-                key = entry["name"].lower()
-                if key in self._entries:
-                    continue
-                self._entries[key] = entry
-                properties = entry.get("properties")
-                region = properties.get("region") if isinstance(properties, Mapping) else None
-                if isinstance(region, str) and region and "." in key:
-                    self._regional_names.setdefault(region_key(region), []).append(key)
+                self._entries.setdefault(entry["name"].lower(), entry)
 
     @classmethod
     def from_snapshot(cls, service_tags: Iterable[Mapping[str, Any]]) -> ServiceTagIndex:
@@ -158,45 +156,22 @@ class ServiceTagIndex:
         return resolved
 
     def regional_or_global(self, tag: str, region: str) -> ResolvedTag:
-        """``<tag>.<region>`` when the data has it, else the global ``<tag>``, as the catalog
-        words it: the regional entry is a ``<tag>.<something>`` entry whose
-        ``properties.region`` equals ``region`` (the ARM location; compared case-insensitively,
-        spaces removed), whatever its name says.
+        """The catalog's *tag prefixes* of `tag` for `region` (the ARM location of the VNet):
+        the entry named ``<tag>.<region>`` when the data has one, else the global ``<tag>``.
+        Names compare case-insensitively and the region's spaces are dropped, so
+        ``BatchNodeManagement.GermanyWestCentral`` is the entry for ``germanywestcentral``
+        whatever its ``properties.region`` says (``germanywc``), and ``eastus2`` gets
+        ``Storage.EastUS2``, never ``Storage.EastUS2Stage``.
 
-        Real data needs both halves of that sentence. Several entries may claim a region
-        (``Storage.EastUS2Stage`` also says ``eastus2``): the one whose name suffix is the
-        region wins; if none is, the data is ambiguous (ServiceTagDataError). And a
-        name is not a region: ``BatchNodeManagement.FranceCentral`` says region
-        ``centralfrance``, so a ``francecentral`` VNet gets the global ``BatchNodeManagement``
-        (the result's ``passed_over`` names the entry that was not used). Raises
-        UnknownServiceTagError when neither a regional nor a global entry exists,
-        ServiceTagDataError when the chosen entry is malformed.
+        Raises UnknownServiceTagError when neither entry exists, ServiceTagDataError when the
+        chosen entry is malformed.
         """
-        tag_key = tag.lower()
-        wanted_region = region_key(region)
-        named_key = f"{tag_key}.{wanted_region}"
-        claimants = [key for key in self._regional_names.get(wanted_region, ()) if key.startswith(tag_key + ".")]
-        chosen_key: str | None = None
-        matched_by = MATCHED_GLOBAL
-        passed_over: str | None = None
-        if len(claimants) == 1:
-            chosen_key, matched_by = claimants[0], MATCHED_BY_REGION
-        elif claimants:
-            if named_key not in claimants:
-                spelled = ", ".join(self._entries[key]["name"] for key in claimants)
-                raise ServiceTagDataError(
-                    f"several entries of {tag} claim region {region} and none is named {tag}.{region}: {spelled}"
-                )
-            chosen_key, matched_by = named_key, MATCHED_BY_REGION_AND_NAME
+        named_key = f"{tag.lower()}.{region_key(region)}"
+        if named_key in self._entries:
+            chosen_key, matched_by = named_key, MATCHED_BY_NAME
+        elif tag.lower() in self._entries:
+            chosen_key, matched_by = tag.lower(), MATCHED_GLOBAL
         else:
-            if tag_key in self._entries:
-                chosen_key = tag_key
-            named = self._entries.get(named_key)
-            if named is not None:
-                properties = named.get("properties")
-                its_region = properties.get("region") if isinstance(properties, Mapping) else None
-                passed_over = f"{named['name']} (region {its_region or 'not given'})"
-        if chosen_key is None:
             raise UnknownServiceTagError(tag, region)
         resolved = self.get(chosen_key)
         assert resolved is not None  # chosen_key comes from self._entries
@@ -209,7 +184,6 @@ class ServiceTagIndex:
             requested=tag,
             requested_region=region,
             family_prefixes=resolved.family_prefixes,
-            passed_over=passed_over,
         )
 
     @staticmethod

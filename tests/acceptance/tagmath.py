@@ -1,7 +1,8 @@
 """Service-tag arithmetic done independently of amlaudit, with the standard library only.
 
-The catalog's "tag prefixes" rule: for tag T and region R use `T.<R>` when an entry with
-`properties.region == R` exists, else `T`; an IPv4-only subnet is judged on the IPv4 prefixes.
+The catalog's "tag prefixes" rule: for tag T and region R (the VNet's ARM location) use the entry
+named `T.<R>` (the part after the dot compared with R case-insensitively) when it exists, else `T`;
+`properties.region` plays no part; an IPv4-only subnet is judged on the IPv4 prefixes.
 """
 
 from __future__ import annotations
@@ -54,14 +55,11 @@ def entry_has_ipv6(name: str, path: Path = SERVICE_TAGS_SUBSET) -> bool:
 
 
 def tag_prefixes_for_region(tag: str, region: str, path: Path = SERVICE_TAGS_SUBSET) -> tuple[str, list[ipaddress.IPv4Network]]:
-    """The entry the catalog says to use for `tag` in `region`, and its IPv4 prefixes.
-
-    Literal catalog matching on `properties.region`; the first match wins, which is only sound for
-    tags with one entry per region (BatchNodeManagement, AzureMachineLearning; not Storage in eastus2,
-    where Storage.EastUS2Stage shares the region).
-    """
-    for entry_name, entry_region, _ in _entries(path):
-        if entry_name.split(".", 1)[0] == tag and "." in entry_name and entry_region == region:
+    """The entry the catalog says to use for `tag` in `region`, and its IPv4 prefixes: the entry
+    named `tag.region` (case-insensitively), else `tag`."""
+    wanted = f"{tag}.{region}".lower()
+    for entry_name, _, _ in _entries(path):
+        if entry_name.lower() == wanted:
             return entry_name, entry_ipv4(entry_name, path)
     return tag, entry_ipv4(tag, path)
 

@@ -2,8 +2,8 @@
 the compute says enableNodePublicIp: false): inbound TCP 29876 and 29877 from every
 BatchNodeManagement tag prefix to the compute subnet is allowed.
 
-Tag prefixes: BatchNodeManagement.<region of the VNet> when an entry with that region exists,
-else the global BatchNodeManagement; an IPv4-only subnet is judged on the IPv4 prefixes.
+Tag prefixes: the entry named BatchNodeManagement.<region of the VNet> (case-insensitively) when
+it exists, else the global BatchNodeManagement; an IPv4-only subnet is judged on the IPv4 prefixes.
 """
 
 from __future__ import annotations
@@ -232,11 +232,19 @@ def test_node_public_ip_disabled_needs_no_nsg_data() -> None:
 FRANCE = "BatchNodeManagement.FranceCentral"
 
 
-def test_regional_entry_whose_region_field_differs_from_the_arm_location() -> None:
-    assert tag_prefixes_for_region("BatchNodeManagement", "francecentral", SERVICE_TAGS_FULL_GZ)[0] == "BatchNodeManagement"
-    s = aml_scenario(location="francecentral", tags=SERVICE_TAGS_FULL_GZ,
-                     rules=[inbound_allow("A", 100, cidr_strings(entry_ipv4(FRANCE, SERVICE_TAGS_FULL_GZ)), PORTS)])
-    expect(run(s.builder), {(CHECK, s.compute_id): "fail"})
+@pytest.mark.parametrize(("rules", "status"), [
+    ([inbound_allow("A", 100, cidr_strings(entry_ipv4(FRANCE, SERVICE_TAGS_FULL_GZ)), PORTS)], "pass"),
+    ([inbound_allow("A", 100, FRANCE, PORTS)], "pass"),
+    # One address of the regional entry denied first: the regional flow is not wholly allowed.
+    ([security_rule("D", 90, "Inbound", "Deny", "Tcp", str(entry_ipv4(FRANCE, SERVICE_TAGS_FULL_GZ)[0].network_address),
+                    "*", PORTS),
+      inbound_allow("A", 100, "BatchNodeManagement", PORTS)], "fail"),
+])
+def test_regional_entry_whose_region_field_differs_from_the_arm_location(rules: list[dict], status: str) -> None:
+    # BatchNodeManagement.FranceCentral says properties.region "centralfrance"; found by name all the same.
+    assert tag_prefixes_for_region("BatchNodeManagement", "francecentral", SERVICE_TAGS_FULL_GZ)[0] == FRANCE
+    s = aml_scenario(location="francecentral", tags=SERVICE_TAGS_FULL_GZ, rules=rules)
+    expect(run(s.builder), {(CHECK, s.compute_id): status})
 
 
 def test_node_public_ip_setting_absent_still_applies() -> None:

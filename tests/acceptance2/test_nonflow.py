@@ -295,13 +295,19 @@ def test_aks_location_spelling_is_case_insensitive() -> None:
     expect(run(s.builder), {("aks-vnet-location", s.compute_id): "pass"})
 
 
-@pytest.mark.xfail(strict=True, reason="amlaudit also accepts a Microsoft.Storage.Global endpoint; the row names "
-                                      "Microsoft.Storage only (deliberate extension or catalog gap: the lead decides)")
-def test_storage_global_endpoint_is_not_the_named_endpoint() -> None:
-    # Row: "... and has a `Microsoft.Storage` service endpoint". Microsoft.Storage.Global is another
-    # service name (the cross-region storage endpoint); read literally it is not the one the row names.
+def test_storage_global_endpoint_counts_like_the_regional_one() -> None:
+    # Row: "... and has a `Microsoft.Storage` or `Microsoft.Storage.Global` service endpoint (the
+    # global one carries the subnet to accounts in every region)".
     s = aml_scenario()
     s.subnet["properties"]["serviceEndpoints"] = [
         {"provisioningState": "Succeeded", "service": "Microsoft.Storage.Global", "locations": ["*"]},
+        {"provisioningState": "Succeeded", "service": "Microsoft.KeyVault", "locations": ["*"]}]
+    expect(run(s.builder), {("storage-vnet-rule", s.storage["id"]): "pass"})
+
+
+def test_storage_endpoint_of_another_service_does_not_count() -> None:
+    # Guard for the case above: the same estate with only the key vault endpoint fails.
+    s = aml_scenario()
+    s.subnet["properties"]["serviceEndpoints"] = [
         {"provisioningState": "Succeeded", "service": "Microsoft.KeyVault", "locations": ["*"]}]
     expect(run(s.builder), {("storage-vnet-rule", s.storage["id"]): "fail"})

@@ -143,8 +143,8 @@ def test_eastus2_storage_is_the_entry_named_for_the_region() -> None:
     # The full download has two entries with region "eastus2": Storage.EastUS2 and Storage.EastUS2Stage,
     # and the Stage entry holds 137.116.2.64/27, which Storage.EastUS2 does not. The document's
     # restricted set allows "Storage.Region_Name ex. Storage.EastUS", i.e. Storage.EastUS2 here; reading
-    # "Storage.<region>" as the entry of that name passes it. (Catalog ambiguity: "matched on
-    # properties.region" finds both entries.)
+    # "Storage.<region>" as the entry of that name passes it, as the catalog now says: the entry is
+    # found by name, never by properties.region.
     assert not covers(tag("Storage.EastUS2", TAGS_FULL), tag("Storage.EastUS2Stage", TAGS_FULL))
     s = aml_scenario(location="eastus2", tags=None,
                      rules=[batch_allow_rule(), *restricted_set("Storage.EastUS2", "AzureContainerRegistry.EastUS2")])

@@ -47,7 +47,8 @@ def test_full_file_is_indexed_case_insensitively(full_index: ServiceTagIndex) ->
 def test_regional_entry_is_preferred_over_global(subset_index: ServiceTagIndex) -> None:
     batch = subset_index.regional_or_global("BatchNodeManagement", "eastus")
     assert batch.name == "BatchNodeManagement.EastUS"
-    assert batch.matched_by == "region"
+    assert batch.matched_by == "name"
+    assert batch.why_chosen() == "the entry named for the VNet's region eastus"
     assert len(batch.prefixes) == 18
     global_batch = subset_index.get("BatchNodeManagement")
     assert global_batch is not None
@@ -59,8 +60,7 @@ def test_global_entry_when_region_has_none(subset_index: ServiceTagIndex) -> Non
     batch = subset_index.regional_or_global("BatchNodeManagement", "australiaeast")
     assert batch.name == "BatchNodeManagement"
     assert batch.matched_by == "global"
-    assert batch.label == "BatchNodeManagement (global; no BatchNodeManagement.* entry has region australiaeast)"
-    assert batch.passed_over is None
+    assert batch.label == "BatchNodeManagement (global; no entry is named BatchNodeManagement.australiaeast)"
     assert len(batch.prefixes) == 450
 
 
@@ -83,31 +83,26 @@ def test_ipv6_prefixes_present_and_family_restriction(subset_index: ServiceTagIn
     assert ipv4_only.name == batch.name
 
 
-def test_region_field_with_stage_twin_is_resolved_by_name(full_index: ServiceTagIndex) -> None:
-    # Storage.EastUS2Stage also says region "eastus2": of the two claimants, the one named for it.
+def test_a_stage_twin_sharing_the_region_field_is_never_used(full_index: ServiceTagIndex) -> None:
+    # Storage.EastUS2Stage also says region "eastus2"; the name decides, so eastus2 gets Storage.EastUS2.
+    assert full_index.get("Storage.EastUS2Stage").region == "eastus2"  # type: ignore[union-attr]
     storage = full_index.regional_or_global("Storage", "eastus2")
     assert storage.name == "Storage.EastUS2"
-    assert storage.matched_by == "region and name"
+    assert storage.matched_by == "name"
     assert len(storage.prefixes) == 140
 
 
-def test_an_entry_named_for_the_region_but_saying_another_is_not_used(full_index: ServiceTagIndex) -> None:
-    # The catalog matches on properties.region: BatchNodeManagement.FranceCentral says "centralfrance",
-    # so for the ARM location francecentral no entry claims the region and the global tag applies.
+def test_an_entry_named_for_the_region_is_used_whatever_its_region_field_says(full_index: ServiceTagIndex) -> None:
+    # BatchNodeManagement.FranceCentral says "centralfrance": the name is what counts.
     named = full_index.get("BatchNodeManagement.FranceCentral")
     assert named is not None and named.region == "centralfrance"
     batch = full_index.regional_or_global("BatchNodeManagement", "francecentral")
-    assert batch.name == "BatchNodeManagement"
-    assert batch.matched_by == "global"
-    assert batch.passed_over == "BatchNodeManagement.FranceCentral (region centralfrance)"
-    assert "BatchNodeManagement.FranceCentral (region centralfrance)" in batch.label
-    global_batch = full_index.get("BatchNodeManagement")
-    assert global_batch is not None and batch.addresses == global_batch.addresses
-    # Storage likewise; and the region the entry does state finds it.
-    assert full_index.regional_or_global("Storage", "francecentral").name == "Storage"
-    by_region = full_index.regional_or_global("Storage", "centralfrance")
-    assert by_region.name == "Storage.FranceCentral"
-    assert by_region.matched_by == "region"
+    assert (batch.name, batch.matched_by) == ("BatchNodeManagement.FranceCentral", "name")
+    assert batch.addresses == named.addresses
+    assert batch.label == "BatchNodeManagement.FranceCentral"
+    # The internal region name is not a location: nothing is named Storage.centralfrance.
+    by_region_field = full_index.regional_or_global("Storage", "centralfrance")
+    assert (by_region_field.name, by_region_field.matched_by) == ("Storage", "global")
 
 
 def test_regions_compare_without_case_or_spaces(subset_index: ServiceTagIndex) -> None:
@@ -120,21 +115,29 @@ def _index(*entries: tuple[str, str, str]) -> ServiceTagIndex:
                                         for name, region, prefix in entries]}])
 
 
-def test_an_entry_named_otherwise_is_found_by_its_region() -> None:
+def test_an_entry_named_otherwise_is_not_found_by_its_region_field() -> None:
     index = _index(("Svc", "", "9.0.0.0/8"), ("Svc.Paris", "francecentral", "1.0.0.0/24"))
     found = index.regional_or_global("Svc", "FranceCentral")
-    assert (found.name, found.matched_by) == ("Svc.Paris", "region")
+    assert (found.name, found.matched_by) == ("Svc", "global")
+    assert found.why_chosen() == "no entry is named Svc.francecentral"
 
 
-def test_another_tag_claiming_the_region_is_not_taken() -> None:
+def test_another_tag_named_for_the_region_is_not_taken() -> None:
     index = _index(("Svc", "", "9.0.0.0/8"), ("SvcExtra.EastUS", "eastus", "1.0.0.0/24"))
     assert index.regional_or_global("Svc", "eastus").name == "Svc"
 
 
+def test_a_longer_name_starting_with_the_region_is_not_taken() -> None:
+    index = _index(("Svc", "", "9.0.0.0/8"), ("Svc.EastUS2Stage", "eastus2", "2.0.0.0/24"))
+    assert index.regional_or_global("Svc", "eastus2").name == "Svc"
+
+
 def test_a_named_entry_of_another_region_without_a_global_entry_is_unknown() -> None:
     index = _index(("Svc.FranceCentral", "centralfrance", "1.0.0.0/24"))
-    with pytest.raises(UnknownServiceTagError):
-        index.regional_or_global("Svc", "francecentral")
+    with pytest.raises(UnknownServiceTagError) as raised:
+        index.regional_or_global("Svc", "germanywestcentral")
+    assert str(raised.value) == ("neither an entry named Svc.germanywestcentral nor the global Svc is in the "
+                                 "service-tag data")
 
 
 def test_rule_lookup_names_exactly_one_entry(full_index: ServiceTagIndex) -> None:
@@ -173,23 +176,34 @@ def test_malformed_entry_fails_closed() -> None:
         index.regional_or_global("NoPrefixes", "eastus")
 
 
-def test_two_claimants_neither_named_for_the_region_is_an_error() -> None:
-    index = ServiceTagIndex(
-        [
-            {
-                "values": [
-                    {"name": "Svc.A", "properties": {"region": "eastus", "addressPrefixes": ["1.0.0.0/24"]}},
-                    {"name": "Svc.B", "properties": {"region": "eastus", "addressPrefixes": ["2.0.0.0/24"]}},
-                ]
-            }
-        ]
-    )
-    with pytest.raises(ServiceTagDataError):
-        index.regional_or_global("Svc", "eastus")
+def test_entries_claiming_the_region_without_its_name_are_ignored() -> None:
+    # Two entries say region eastus but neither is named Svc.EastUS: the global entry applies.
+    index = _index(("Svc", "", "9.0.0.0/8"), ("Svc.A", "eastus", "1.0.0.0/24"), ("Svc.B", "eastus", "2.0.0.0/24"))
+    found = index.regional_or_global("Svc", "eastus")
+    assert (found.name, found.matched_by) == ("Svc", "global")
 
 
-def test_of_two_claimants_the_one_named_for_the_region_is_used() -> None:
+def test_of_two_entries_claiming_a_region_the_one_named_for_it_is_used() -> None:
     index = _index(("Svc.EastUS2", "eastus2", "1.0.0.0/24"), ("Svc.EastUS2Stage", "eastus2", "2.0.0.0/24"))
     found = index.regional_or_global("Svc", "eastus2")
-    assert (found.name, found.matched_by) == ("Svc.EastUS2", "region and name")
+    assert (found.name, found.matched_by) == ("Svc.EastUS2", "name")
     assert found.addresses == AddressSet.parse("1.0.0.0/24")
+
+
+def _differing_entries() -> list[tuple[str, str, str]]:
+    """(tag, name suffix, properties.region) of every regional entry of the 2025-11-09 download
+    whose name suffix is not its region field."""
+    return sorted((value["name"].split(".", 1)[0], value["name"].split(".", 1)[1], value["properties"]["region"])
+                  for value in load("ServiceTags_Public_20251109.json.gz")["values"]
+                  if "." in value["name"] and value["properties"].get("region")
+                  and value["name"].split(".", 1)[1].lower() != value["properties"]["region"].lower())
+
+
+def test_every_entry_whose_region_field_differs_from_its_name_is_found_by_name(full_index: ServiceTagIndex) -> None:
+    differing = _differing_entries()
+    suffixes = {suffix for _, suffix, _ in differing}
+    assert len(suffixes) == 14  # 12 regions with internal names, and the EastUS2Stage / NorthCentralUSStage twins
+    assert {"GermanyWestCentral", "FranceCentral", "SwitzerlandNorth", "EastUS2Stage"} <= suffixes
+    for tag, suffix, _ in differing:
+        found = full_index.regional_or_global(tag, suffix.lower())
+        assert (found.name, found.matched_by) == (f"{tag}.{suffix}", "name"), (tag, suffix)
