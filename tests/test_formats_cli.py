@@ -38,7 +38,7 @@ def test_each_format_is_registered_under_its_name(name: str) -> None:
 def test_scan_demo_writes_every_format(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "out"
     status = main(["scan", "--demo", "--out", str(out), "--format", ",".join(FORMATS)])
-    stdout, err = capsys.readouterr()
+    _, err = capsys.readouterr()
     assert status == 1 and err == ""
     assert sorted(p.name for p in out.iterdir()) == sorted(["findings.json", *(f for _, f in FORMATS.values())])
     findings = json.loads((out / "findings.json").read_text())["findings"]
@@ -50,7 +50,6 @@ def test_scan_demo_writes_every_format(tmp_path: Path, capsys: pytest.CaptureFix
     sarif = json.loads((out / "findings.sarif").read_text())
     assert len(sarif["runs"][0]["results"]) == sum(1 for f in findings if f["status"] in ("fail", "error"))
     assert (out / "summary.md").read_text(encoding="utf-8").startswith("## amlaudit:")
-    assert all(filename in stdout for _, filename in FORMATS.values())  # the console lists what it wrote
 
 
 def test_formats_repeat_and_mix_with_the_defaults(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
