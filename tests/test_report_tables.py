@@ -160,3 +160,16 @@ def test_checks_outside_the_catalog_and_unknown_statuses_are_summarised() -> Non
     stray_row = summary.iloc[1]
     assert (stray_row.title, stray_row.other, stray_row.fail, stray_row.total) == ("Stray", 1, 1, 2)
     assert summary.iloc[0].total == 0
+
+
+def test_the_csv_and_the_workbook_of_different_findings_never_share_a_table() -> None:
+    c = rule("rule-a")
+    first = result([finding(c, "fail", rid("first"))], [c])
+    second = result([finding(c, "pass", rid("second"))], [c])
+    assert read_csv(first).resource_name.tolist() == ["first"]
+    assert read_xlsx(second)[FINDINGS_SHEET].resource_name.tolist() == ["second"]
+    # The same findings in a new list, and a list changed in place, are rendered from what they hold.
+    same = result(list(second.findings), [c])
+    assert read_csv(same).resource_name.tolist() == ["second"]
+    same.findings.append(finding(c, "error", rid("third")))
+    assert read_xlsx(same)[FINDINGS_SHEET].resource_name.tolist() == ["second", "third"]
