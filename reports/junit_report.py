@@ -84,8 +84,8 @@ def _case(suite: ET.Element, name: str, classname: str, child: tuple[str, dict[s
         counts[_COUNTED[tag]] += 1
 
 
-def _suite(root: ET.Element, name: str, timestamp: str, totals: Counter[str]) -> tuple[ET.Element, Counter[str]]:
-    suite = ET.SubElement(root, "testsuite", name=xml_text(name), timestamp=timestamp)
+def _suite(root: ET.Element, name: str, timestamp: str) -> tuple[ET.Element, Counter[str]]:
+    suite = ET.SubElement(root, "testsuite", name=xml_text(name), timestamp=xml_text(timestamp))
     return suite, Counter()
 
 
@@ -104,14 +104,14 @@ def junit_document(result: AuditResult) -> ET.Element:
     root = ET.Element("testsuites", name=xml_text(tool))
     totals: Counter[str] = Counter()
     for check_id, findings in by_check.items():
-        suite, counts = _suite(root, check_id, result.generated_at, totals)
+        suite, counts = _suite(root, check_id, result.generated_at)
         for finding in findings:
             child = outcome(finding)
             _case(suite, subject(finding.resource_id).label, finding.check_id, child,
                   _details(finding) if child is not None else None, counts)
         _close(suite, counts, totals)
     if result.errors:
-        suite, counts = _suite(root, COLLECTION_SUITE, result.generated_at, totals)
+        suite, counts = _suite(root, COLLECTION_SUITE, result.generated_at)
         for error in result.errors:
             _case(suite, subject(str(error.get("scope") or "")).label, COLLECTION_SUITE, _collection_error(error),
                   str(error.get("message") or ""), counts)
