@@ -117,6 +117,14 @@ def json_default(value: object) -> object:
     return str(value)
 
 
+# -- collection errors -----------------------------------------------------------------------------
+
+
+def collection_error_status(error: Mapping[str, Any]) -> str:
+    """A collection error's HTTP status and code, e.g. "403 AuthorizationFailed" ("" when neither is known)."""
+    return " ".join(str(error[key]) for key in ("status", "code") if error.get(key) not in (None, ""))
+
+
 # -- severities ------------------------------------------------------------------------------------
 
 

@@ -29,7 +29,7 @@ from collections import Counter
 from typing import Any
 
 from amlaudit.auditor.findings import AuditResult, Finding
-from amlaudit.reports.common import evidence_text, is_accepted, subject, waiver_note
+from amlaudit.reports.common import collection_error_status, evidence_text, is_accepted, subject, waiver_note
 
 COLLECTION_SUITE = "amlaudit collection"
 # XML 1.0 cannot carry most C0 controls, not even escaped: Azure text holding one would make
@@ -123,7 +123,7 @@ def junit_document(result: AuditResult) -> ET.Element:
 
 
 def _collection_error(error: dict[str, Any]) -> tuple[str, dict[str, str]]:
-    status = " ".join(str(error[k]) for k in ("status", "code") if error.get(k) not in (None, ""))
+    status = collection_error_status(error)
     what = error.get("operation") or "the resource"
     return "error", {"message": f"could not read {what}" + (f": {status}" if status else ""), "type": "collection error"}
 

@@ -23,6 +23,7 @@ from typing import Any
 from amlaudit.auditor.check import SOURCE_DOCUMENT, SOURCE_URL
 from amlaudit.auditor.findings import AuditResult, Finding
 from amlaudit.reports.common import (
+    collection_error_status,
     is_accepted,
     markdown_text,
     most_severe_first,
@@ -151,7 +152,8 @@ def _section(title: str, items: Sequence[str], total: int, what: str) -> list[st
 
 def _top_findings(result: AuditResult, cap: int) -> list[str]:
     failing = most_severe_first(open_failures(result.findings))
-    return _section("Top findings, most severe first", [_finding_line(f) for f in failing[:cap]], len(failing), "failing findings")
+    items = [_finding_line(f) for f in failing[:cap]]
+    return _section("Top findings, most severe first", items, len(failing), "failing findings")
 
 
 def _unverified(result: AuditResult, cap: int, error_cap: int) -> list[str]:
@@ -166,7 +168,7 @@ def _unverified(result: AuditResult, cap: int, error_cap: int) -> list[str]:
 
 def _collection_error_line(error: dict[str, Any]) -> str:
     scope = str(error.get("scope") or "")
-    status = " ".join(str(error[k]) for k in ("status", "code") if error.get(k) not in (None, ""))
+    status = collection_error_status(error)
     return (f"- {code(subject(scope).name) if scope else 'unknown scope'}: could not read "
             f"{markdown_text(str(error.get('operation') or 'the resource'), NAME_LIMIT)}"
             + (f" ({markdown_text(status, NAME_LIMIT)})" if status else ""))

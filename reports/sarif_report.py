@@ -39,6 +39,7 @@ import orjson
 from amlaudit.auditor.check import SOURCE_URL, Check
 from amlaudit.auditor.findings import AuditResult, Finding
 from amlaudit.reports.common import (
+    collection_error_status,
     is_accepted,
     json_default,
     markdown_text,
@@ -158,7 +159,7 @@ def _result(finding: Finding, rule_index: int) -> dict[str, Any]:
 
 def _notification(error: dict[str, Any]) -> dict[str, Any]:
     scope = str(error.get("scope") or "")
-    status = " ".join(str(error[k]) for k in ("status", "code") if error.get(k) not in (None, ""))
+    status = collection_error_status(error)
     what = error.get("operation") or "the resource"
     text = f"could not read {what} on {scope or 'an unknown scope'}" + (f" ({status})" if status else "")
     if error.get("message"):
