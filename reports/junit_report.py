@@ -26,6 +26,7 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ET
 from collections import Counter
+from datetime import datetime, timezone
 from typing import Any
 
 from amlaudit.auditor.findings import AuditResult, Finding
@@ -84,8 +85,21 @@ def _case(suite: ET.Element, name: str, classname: str, child: tuple[str, dict[s
         counts[_COUNTED[tag]] += 1
 
 
+def junit_timestamp(generated_at: str) -> str:
+    """The run's time as the JUnit schema spells `timestamp`: ISO 8601 in UTC without a zone suffix."""
+    try:
+        moment = datetime.fromisoformat(generated_at)
+    except ValueError:
+        return ""
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
+    return moment.isoformat(timespec="seconds")
+
+
 def _suite(root: ET.Element, name: str, timestamp: str) -> tuple[ET.Element, Counter[str]]:
-    suite = ET.SubElement(root, "testsuite", name=xml_text(name), timestamp=xml_text(timestamp))
+    suite = ET.SubElement(root, "testsuite", name=xml_text(name))
+    if timestamp:
+        suite.set("timestamp", timestamp)
     return suite, Counter()
 
 
@@ -103,15 +117,16 @@ def junit_document(result: AuditResult) -> ET.Element:
     tool = f"{result.tool.get('name', 'amlaudit')} {result.tool.get('version', '')}".strip()
     root = ET.Element("testsuites", name=xml_text(tool))
     totals: Counter[str] = Counter()
+    timestamp = junit_timestamp(result.generated_at)
     for check_id, findings in by_check.items():
-        suite, counts = _suite(root, check_id, result.generated_at)
+        suite, counts = _suite(root, check_id, timestamp)
         for finding in findings:
             child = outcome(finding)
             _case(suite, subject(finding.resource_id).label, finding.check_id, child,
                   _details(finding) if child is not None else None, counts)
         _close(suite, counts, totals)
     if result.errors:
-        suite, counts = _suite(root, COLLECTION_SUITE, result.generated_at)
+        suite, counts = _suite(root, COLLECTION_SUITE, timestamp)
         for error in result.errors:
             _case(suite, subject(str(error.get("scope") or "")).label, COLLECTION_SUITE, _collection_error(error),
                   str(error.get("message") or ""), counts)

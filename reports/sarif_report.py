@@ -176,8 +176,7 @@ def sarif_log(result: AuditResult) -> dict[str, Any]:
     index = {check_id: i for i, check_id in enumerate(checks)}
     tool_name = result.tool.get("name", "amlaudit")
     version = result.tool.get("version", "")
-    driver: dict[str, Any] = {"name": tool_name, "rules": [rule(c) for c in checks.values()],
-                              "informationUri": SOURCE_URL}
+    driver: dict[str, Any] = {"name": tool_name, "rules": [rule(c) for c in checks.values()]}
     if version:
         driver.update(version=version, semanticVersion=version)
     return {

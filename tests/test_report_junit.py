@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from junitparser import Error, Failure, JUnitXml, Skipped, TestCase, TestSuite
 
 from amlaudit.auditor.findings import AuditResult
 from amlaudit.reports.common import subject
-from amlaudit.reports.junit_report import COLLECTION_SUITE, JunitReporter
+from amlaudit.reports.junit_report import COLLECTION_SUITE, JunitReporter, junit_timestamp
 from tests.report_helpers import HOSTILE_NAMES, WAIVER, annotated_demo, demo_result, finding, result, rid, rule
 
 
@@ -102,6 +104,20 @@ def test_hostile_names_and_control_characters_keep_the_file_well_formed(name: st
     failure = outcome(case)
     assert isinstance(failure, Failure) and failure.message == f"account {shown} is open"
     assert f"tag: {shown}" in failure.text
+
+
+@pytest.mark.parametrize(("generated_at", "timestamp"), [
+    ("2026-01-02T03:04:05Z", "2026-01-02T03:04:05"),
+    ("2026-01-02T04:04:05.123+01:00", "2026-01-02T03:04:05"),
+    ("2026-01-02T03:04:05", "2026-01-02T03:04:05"),
+    ("not a time", ""),
+])
+def test_suite_timestamps_follow_the_junit_schema(generated_at: str, timestamp: str) -> None:
+    assert junit_timestamp(generated_at) == timestamp
+    c = rule("rule-a")
+    audit = dataclasses.replace(result([], [c]), generated_at=generated_at)
+    (suite,) = suites(parse(audit))
+    assert suite._elem.get("timestamp") == (timestamp or None)
 
 
 def test_an_empty_audit_is_an_empty_suite_per_check() -> None:
