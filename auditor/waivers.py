@@ -36,14 +36,13 @@ from __future__ import annotations
 import fnmatch
 import re
 import tomllib
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictStr, ValidationError, field_validator, model_validator
-from pydantic_core import ErrorDetails
 
 from amlaudit.auditor.coverage import Coverage
 from amlaudit.auditor.findings import AuditResult, Finding, fingerprint
@@ -179,7 +178,7 @@ class WaiverSet:
     waivers: tuple[Waiver, ...]
 
 
-def _problem(err: ErrorDetails) -> str:
+def _problem(err: Mapping[str, Any]) -> str:  # one of pydantic's ErrorDetails
     field_name = str(err["loc"][0]) if err["loc"] else ""
     kind = err["type"]
     if kind == "missing":
@@ -388,6 +387,6 @@ def _entry_text(entry: dict[str, Any]) -> str:
     return f"waiver {entry['entry']} (check {entry['check']!r}, {selector} {entry[selector]!r})"
 
 
-def waiver_note(waiver: dict[str, Any]) -> str:
+def waiver_note(waiver: Mapping[str, Any]) -> str:
     """How every report shows a waived finding: "accepted until 2027-03-31 — reason, owner"."""
     return f"accepted until {waiver.get('expires')} \u2014 {waiver.get('reason')}, {waiver.get('owner')}"

@@ -117,10 +117,14 @@ def make_engine(target: HistoryUrl) -> Engine:
         event.listen(engine, "connect", _sqlite_connect)
         event.listen(engine, "begin", _sqlite_begin)
         return engine
+    # Imported here, not at the top: SQLite users never pay for it. Handed to SQLAlchemy as the
+    # dialect's DBAPI module, so the declared dependency is the module actually used.
+    import psycopg
+
     connect_args: dict[str, Any] = {"application_name": "amlaudit"}
     if "connect_timeout" not in target.url.query:
         connect_args["connect_timeout"] = POSTGRES_CONNECT_TIMEOUT_S
-    return sa.create_engine(target.url, connect_args=connect_args)
+    return sa.create_engine(target.url, connect_args=connect_args, module=psycopg)
 
 
 def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
