@@ -38,6 +38,15 @@ def rate_limit_retry(max_retries: int = DEFAULT_MAX_RETRIES, max_wait: int = DEF
     )
 
 
+def refusal(status: int | None, detail: str = "") -> str:
+    """What a refused request means, for the one-line TargetError (detail: the service's words)."""
+    meaning = {401: "credentials refused (401)", 403: "permission denied (403)",
+               404: "not found (404): check the URL, the project and the names in the settings",
+               429: "still rate limited after the bounded waits (429)"}.get(status or 0,
+                                                                          f"refused ({status})" if status else "refused")
+    return f"{meaning}: {detail}" if detail else meaning
+
+
 def one_line(text: object, limit: int = 300) -> str:
     """A service's message, safe for a one-line error: whitespace collapsed, bounded."""
     flat = re.sub(r"\s+", " ", str(text)).strip()

@@ -40,7 +40,7 @@ from atlassian import Jira as JiraServerClient
 from atlassian import JiraCloud
 from requests.adapters import HTTPAdapter
 
-from amlaudit.auditor.tickets.http_retry import DEFAULT_MAX_RETRIES, DEFAULT_MAX_WAIT, one_line, rate_limit_retry
+from amlaudit.auditor.tickets.http_retry import DEFAULT_MAX_RETRIES, DEFAULT_MAX_WAIT, one_line, rate_limit_retry, refusal
 from amlaudit.auditor.tickets.markup import to_adf, to_wiki
 from amlaudit.auditor.tickets.target import (
     ACCEPTED_LABEL,
@@ -262,12 +262,9 @@ class JiraTarget:
 
 
 def _refusal(exc: requests.HTTPError) -> str:
-    status = exc.response.status_code if exc.response is not None else 0
+    status = exc.response.status_code if exc.response is not None else None
     detail = one_line(exc.args[0] if exc.args else "", 200)
-    meaning = {401: "credentials refused (401)", 403: "permission denied (403)",
-               404: "not found (404): check the site URL, the project key and the issue type",
-               429: "still rate limited after the bounded waits (429)"}.get(status, f"refused ({status})")
-    return f"{meaning}: {detail}" if detail and detail != "Unauthorized (401)" else meaning
+    return refusal(status, "" if detail == "Unauthorized (401)" else detail)
 
 
 class _CloudApi:
