@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 from urllib.parse import quote
 
+import requests
 from azure.devops.exceptions import AzureDevOpsAuthenticationError, AzureDevOpsClientRequestError, AzureDevOpsServiceError
 from azure.devops.v7_1.work_item_tracking import JsonPatchOperation, TeamContext, Wiql, WorkItemTrackingClient
 from msrest.authentication import Authentication, BasicAuthentication, BasicTokenAuthentication
@@ -110,7 +111,13 @@ class AzureBoardsTarget:
         self.settings = settings
         self._org = settings.organization_url.rstrip("/")
         self._client = WorkItemTrackingClient(base_url=self._org, creds=credentials)
-        self._client.config.retry_policy.policy = rate_limit_retry(settings.max_retries, settings.max_wait)
+        retry = rate_limit_retry(settings.max_retries, settings.max_wait)
+        retry.BACKOFF_MAX = settings.max_wait  # type: ignore[attr-defined]  # msrest reads urllib3 1.x's name
+        self._client.config.retry_policy.policy = retry
+        # msrest opened this thread's session with its default policy (which retries 5xx answers to
+        # writes) while the client was built; a new session takes the policy above through msrest's
+        # own session setter, on the path msrest itself uses to reach its session.
+        self._client.config.pipeline._sender.driver.session = requests.Session()
         self._client.config.connection.timeout = settings.timeout
         # The client's errors do not carry the HTTP status; a response hook keeps the last one.
         self._last_status: int | None = None
