@@ -27,9 +27,8 @@ import re
 import time
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import quote
 
-from tests.rest_standin import Answer, RecordedRequest, RestStandIn
+from tests.rest_standin import Answer, RecordedRequest, RestStandIn, serve_by_hand
 
 ENTRA_TOKEN = "standin|499b84ac-1321-427f-aa17-267ca6975798"  # what tests/standin/az issues for Azure DevOps
 PROCESS_STATES: dict[str, list[tuple[str, str, str]]] = {  # type -> [(name, category, color)]
@@ -297,18 +296,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     server = AzureBoardsStandIn(organization=args.organization, project=args.project, wiql_limit=args.wiql_limit,
                                 latency=args.latency)
-    with server:
-        print(f"# stand-in Azure Boards at {server.organization_url}, project {args.project!r}")
-        for name, value in server.credentials_env.items():
-            print(f"export {name}={value}")
-        print(f"# then: amlaudit tickets sync --to azure-boards --ado-org {server.organization_url} "
-              f"--ado-project {quote(args.project)!r} --findings findings.json   (Ctrl-C here to stop)", flush=True)
-        try:
-            while True:
-                time.sleep(3600)
-        except KeyboardInterrupt:
-            pass
-        print(f"# {len(server.reads)} reads, {len(server.writes)} writes received")
+    serve_by_hand(server, lambda s: [
+        f"# stand-in Azure Boards at {s.organization_url}, project {args.project!r} (Ctrl-C to stop)",
+        *(f"export {name}={value}" for name, value in s.credentials_env.items()),
+        f"# Azure Boards settings: organization_url = {s.organization_url!r}, project = {args.project!r}",
+    ], args.port)
     return 0
 
 

@@ -29,7 +29,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from tests.rest_standin import Answer, RecordedRequest, RestStandIn
+from tests.rest_standin import Answer, RecordedRequest, RestStandIn, serve_by_hand
 
 STATUSES = {
     "10000": {"id": "10000", "name": "To Do", "statusCategory": {"id": 2, "key": "new", "name": "To Do", "colorName": "blue-gray"}},
@@ -347,18 +347,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     server = JiraStandIn(project=args.project, deployment=args.deployment, page_size=args.page_size,
                          latency=args.latency)
-    with server:
-        print(f"# stand-in Jira {args.deployment} at {server.base_url}, project {args.project}")
-        for name, value in server.credentials_env.items():
-            print(f"export {name}={value}")
-        print(f"# then: amlaudit tickets sync --to jira --jira-url {server.base_url} --jira-project {args.project} "
-              "--findings findings.json   (Ctrl-C here to stop)", flush=True)
-        try:
-            while True:
-                time.sleep(3600)
-        except KeyboardInterrupt:
-            pass
-        print(f"# {len(server.reads)} reads, {len(server.writes)} writes received")
+    serve_by_hand(server, lambda s: [
+        f"# stand-in Jira {args.deployment} at {s.base_url}, project {args.project} (Ctrl-C to stop)",
+        *(f"export {name}={value}" for name, value in s.credentials_env.items()),
+        f"# Jira settings: site_url = {s.base_url!r}, project = {args.project!r}",
+    ], args.port)
     return 0
 
 

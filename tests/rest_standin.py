@@ -17,6 +17,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -204,6 +205,21 @@ class RestStandIn:
         handler.end_headers()
         if data and handler.command != "HEAD":
             handler.wfile.write(data)
+
+
+def serve_by_hand(server: RestStandIn, describe: Callable[[RestStandIn], list[str]], port: int) -> None:
+    """Start `server` on `port`, print `describe(server)` (where it is, the environment that points
+    amlaudit at it), serve until Ctrl-C, then say how many reads and writes it received."""
+    server.start(port)
+    try:
+        print("\n".join(describe(server)), flush=True)
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
+    print(f"# {len(server.reads)} reads, {len(server.writes)} writes received")
 
 
 class _Handler(BaseHTTPRequestHandler):
