@@ -200,7 +200,7 @@ class AzureBoardsTarget:
         kind = self.settings.work_item_type
         description_field = self.settings.description_field or (
             "Microsoft.VSTS.TCM.ReproSteps" if kind == "Bug" else "System.Description")
-        title = draft.title[:255]  # System.Title's limit
+        title = one_line(draft.title, 255)  # one line, System.Title's limit
         document = [_set("System.Title", title), _set(description_field, to_html(draft.body_markdown)),
                     _set("System.Tags", _join_tags(tags))]
         if self.settings.area_path:

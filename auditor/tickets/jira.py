@@ -184,7 +184,7 @@ class JiraTarget:
         fields: dict[str, Any] = {
             "project": {"key": self.settings.project},
             "issuetype": {"name": self.settings.issue_type},
-            "summary": draft.title[:255],  # Jira's summary limit
+            "summary": one_line(draft.title, 255),  # one line, Jira's summary limit
             "description": self._api.document(draft.body_markdown),
             "labels": _unique([MARKER_LABEL, fingerprint_label(draft.fingerprint), *self.settings.labels]),
         }
