@@ -28,6 +28,7 @@ from amlaudit.auditor.pipeline import UnknownFormatError, render_reports, write_
 from amlaudit.auditor.registry import RegistryError, load_checks, load_reporters, reporter_entry_points
 from amlaudit.auditor.runner import cyclic_gc_paused, run_checks
 from amlaudit.auditor.snapshot import Snapshot, SnapshotError, load_snapshot, read_snapshot_bytes, write_snapshot
+from amlaudit.auditor.tickets.cli import TARGET_NAMES, TicketsRefused, prepare_scan_sync, tickets
 
 EXIT_OK, EXIT_FAILURES, EXIT_BAD_INPUT, EXIT_INCOMPLETE = 0, 1, 2, 3
 DEMO_RESOURCE = "demo.json.gz"
@@ -134,12 +135,15 @@ def cli() -> None:
 @click.option("--fail-on", type=click.Choice(SEVERITIES, case_sensitive=False), help="Lowest severity that makes failures exit 1 [default: low].")
 @click.option("--planned-new-clusters", type=click.IntRange(0), help="compute-network-quota: new AmlCompute clusters planned [default: 1].")
 @click.option("--quiet", "-q", is_flag=True, help="No summary on stdout.")
+@click.option("--tickets", "tickets_to", type=click.Choice(TARGET_NAMES), help="Then sync tickets there (settings: [tickets.*] in --config; see 'amlaudit tickets sync').")
 def scan(snapshot_path: Path | None, demo: bool, subscriptions: tuple[str, ...], workspaces: tuple[str, ...],
          save_snapshot: Path | None, out_dir: Path | None, formats: tuple[str, ...], arm_endpoint: str | None,
          cloud: str | None, concurrency: int | None, config_path: Path | None, fail_on: str | None,
-         planned_new_clusters: int | None, quiet: bool) -> int:
+         planned_new_clusters: int | None, quiet: bool, tickets_to: str | None) -> int:
     """Audit an estate and write findings.json plus the other reports."""
     config = load_config(config_path)
+    # Before the scan, so bad ticket settings or missing credentials stop the run with nothing written.
+    ticket_sync = prepare_scan_sync(tickets_to, config) if tickets_to else None
     if snapshot_path is not None and demo:
         _fail("--snapshot and --demo are exclusive")
     offline = snapshot_path is not None or demo
@@ -179,6 +183,8 @@ def scan(snapshot_path: Path | None, demo: bool, subscriptions: tuple[str, ...],
     status = result.exit_status(fail_on)
     if not quiet:
         _print_summary(Console(), result, written, status)
+    if ticket_sync is not None:  # a refusal here exits 2 after the reports were written (the message says so)
+        ticket_sync(result.to_document(), click.echo)
     return status
 
 
@@ -240,6 +246,9 @@ def explain(check_id: str) -> int:
     return EXIT_OK
 
 
+cli.add_command(tickets)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point: every bad-input path ends as one line on stderr and exit 2."""
     args = list(sys.argv[1:] if argv is None else argv)
@@ -260,7 +269,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (click.exceptions.Abort, KeyboardInterrupt):
         click.echo("amlaudit: interrupted", err=True)
         status = 130
-    except (BadInput, SnapshotError, ConfigError, RegistryError, UnknownFormatError) as exc:
+    except (BadInput, SnapshotError, ConfigError, RegistryError, UnknownFormatError, TicketsRefused) as exc:
         click.echo(f"amlaudit: error: {exc}", err=True)
         status = EXIT_BAD_INPUT
     except OSError as exc:  # an unwritable --out, a full disk

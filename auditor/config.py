@@ -14,6 +14,9 @@ arm_endpoint = "https://management.azure.com"
 
 [checks.my-custom-check]      # settings for third-party checks
 threshold = 3
+
+[tickets.github]              # `amlaudit tickets sync` / `scan --tickets`: see auditor/tickets/settings.py
+repository = "contoso/infra"
 ```
 """
 
@@ -24,6 +27,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from amlaudit.auditor.tickets.settings import TicketsConfig
 
 
 class ConfigError(Exception):
@@ -45,6 +50,7 @@ class RunConfig(BaseModel):
     arm_endpoint: str | None = None
     cloud: str | None = None
     checks: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    tickets: TicketsConfig = Field(default_factory=TicketsConfig)
 
 
 def load_config(path: str | Path | None) -> RunConfig:
