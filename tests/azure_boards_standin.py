@@ -68,12 +68,14 @@ class WorkItem:
 
 class AzureBoardsStandIn(RestStandIn):
     def __init__(self, *, organization: str = "contoso", project: str = "Fabrikam Fiber", pat: str = "standin-ado-pat",
-                 wiql_limit: int = 20_000, accept_entra: bool = True, latency: float = 0.0) -> None:
+                 wiql_limit: int = 20_000, batch_limit: int = 200, accept_entra: bool = True,
+                 latency: float = 0.0) -> None:
         super().__init__(latency=latency)
         self.organization = organization
         self.project = project
         self.pat = pat
         self.wiql_limit = wiql_limit
+        self.batch_limit = batch_limit
         self.accept_entra = accept_entra
         self.items: dict[int, WorkItem] = {}
         self.states = {kind: list(states) for kind, states in PROCESS_STATES.items()}
@@ -198,8 +200,8 @@ class AzureBoardsStandIn(RestStandIn):
         ids = [int(x) for x in (request.param("ids") or "").split(",") if x]
         if not ids:
             return self.error(400, "VS403496: The ids parameter is required.")
-        if len(ids) > 200:
-            return self.error(400, "VS403474: The maximum number of work items that can be requested is 200.")
+        if len(ids) > self.batch_limit:
+            return self.error(400, f"VS403474: The maximum number of work items that can be requested is {self.batch_limit}.")
         fields = [f for f in (request.param("fields") or "").split(",") if f]
         omit = (request.param("errorPolicy") or "").lower() == "omit"
         value: list[Any] = []

@@ -155,3 +155,9 @@ def findings_doc(*entries: dict[str, Any], errors: list[dict[str, Any]] | None =
             "findings": list(entries), "coverage_gaps": gaps or [],
             "checks": [{"id": CHECK_ID, "title": CHECK_TITLE, "severity": "critical", "subject": "compute",
                         "source": "Use Machine Learning Compute: Required ports"}]}
+
+
+# Jira (Cloud and Data Center) and Azure Boards: their harnesses live in tests/ticket_harness_jira_boards.py.
+from tests.ticket_harness_jira_boards import HARNESSES as _JIRA_AND_AZURE_BOARDS  # noqa: E402
+
+TARGETS.update(_JIRA_AND_AZURE_BOARDS)
