@@ -113,8 +113,12 @@ class GitHubTarget:
         self.settings = settings
         self._owner, self._repo = settings.owner_and_name()
         self._api = settings.api_url.rstrip("/")
-        if not self._api.startswith(("https://", "http://")):
-            raise TargetError(f"GitHub: API URL {settings.api_url!r} is not an http(s) URL")
+        parsed = httpx.URL(self._api) if self._api.startswith(("https://", "http://")) else None
+        if parsed is None or not parsed.host:
+            raise TargetError("GitHub: the API URL is not an http(s) URL")
+        if parsed.userinfo or parsed.query or parsed.fragment:
+            # Never echoed: a URL with user:password@ would carry a secret into messages.
+            raise TargetError("GitHub: the API URL must be a plain https://HOST[/api/v3] (credentials go in GITHUB_TOKEN)")
         self._waits = _BoundedRateLimitWaits(settings.max_retries, settings.max_wait, settings.max_total_wait)
         self.pacer = SlidingWindows(settings.write_limits)
         self._github = GitHub(
@@ -361,9 +365,14 @@ class _WritePacer(BaseThrottler):
 
     @contextmanager
     def acquire(self, request: httpx.Request) -> Generator[None, Any, Any]:
-        if request.method in _WRITE_METHODS:
-            self.windows.wait_for_slot()
-        yield
+        if request.method not in _WRITE_METHODS:
+            yield
+            return
+        self.windows.wait_for_slot()
+        try:
+            yield
+        finally:
+            self.windows.record_done()
 
     def async_acquire(self, request: httpx.Request) -> Any:  # pragma: no cover - amlaudit is synchronous
         raise NotImplementedError("amlaudit's GitHub target is synchronous")
