@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import base64
 import re
+import shlex
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -301,7 +302,8 @@ def main(argv: list[str] | None = None) -> int:
     serve_by_hand(server, lambda s: [
         f"# stand-in Azure Boards at {s.organization_url}, project {args.project!r} (Ctrl-C to stop)",
         *(f"export {name}={value}" for name, value in s.credentials_env.items()),
-        f"# Azure Boards settings: organization_url = {s.organization_url!r}, project = {args.project!r}",
+        f"# then: amlaudit tickets sync --to azure-boards --azure-devops-org {s.organization_url} "
+        f"--azure-devops-project {shlex.quote(args.project)} --findings findings.json [--dry-run]",
     ], args.port)
     return 0
 

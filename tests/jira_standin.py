@@ -350,7 +350,8 @@ def main(argv: list[str] | None = None) -> int:
     serve_by_hand(server, lambda s: [
         f"# stand-in Jira {args.deployment} at {s.base_url}, project {args.project} (Ctrl-C to stop)",
         *(f"export {name}={value}" for name, value in s.credentials_env.items()),
-        f"# Jira settings: site_url = {s.base_url!r}, project = {args.project!r}",
+        f"# then: amlaudit tickets sync --to jira --jira-url {s.base_url} --jira-project {args.project} "
+        "--findings findings.json [--dry-run]",
     ], args.port)
     return 0
 

@@ -137,6 +137,10 @@ class AzureBoardsTarget:
     def __repr__(self) -> str:
         return f"AzureBoardsTarget({self.describe()!r})"
 
+    def close_connection(self) -> None:
+        """Release the HTTP connections (the sync runner calls this when it is done)."""
+        self._client.config.pipeline._sender.driver.session.close()
+
     # -- reads ------------------------------------------------------------------------------------
 
     def listing_wiql(self, after_id: int) -> str:

@@ -137,6 +137,10 @@ class JiraTarget:
     def __repr__(self) -> str:
         return f"JiraTarget({self.describe()!r}, {self.deployment})"
 
+    def close_connection(self) -> None:
+        """Release the HTTP connections (the sync runner calls this when it is done)."""
+        self._api.client.close()
+
     # -- reads ------------------------------------------------------------------------------------
 
     def listing_jql(self) -> str:
