@@ -26,6 +26,7 @@ GitHub's secondary-limit message (and counted in `limit_violations`). Faults: `f
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import re
 import time
@@ -81,6 +82,7 @@ class GitHubStandIn(RestStandIn):
         self.auth_schemes: set[str] = set()
         self.limit_violations = 0
         self._writes: deque[float] = deque()
+        self._encoded: dict[int, tuple[tuple[Any, ...], bytes]] = {}  # listing entries, re-encoded only on change
 
     @property
     def api_url(self) -> str:
@@ -252,7 +254,17 @@ class GitHubStandIn(RestStandIn):
         if page < last:
             links += [f'<{url(page + 1)}>; rel="next"', f'<{url(last)}>; rel="last"']
         headers = {"Link": ", ".join(links)} if links else {}
-        return Answer(200, [self._issue_json(i) for i in items], headers)
+        return Answer(200, b"[" + b",".join(self._encoded_issue(i) for i in items) + b"]", headers)
+
+    def _encoded_issue(self, issue: StoredIssue) -> bytes:
+        """The listing entry as JSON bytes; cached, since a benchmark lists thousands of issues again and again."""
+        version = (issue.title, issue.body, tuple(issue.labels), issue.state, issue.state_reason, issue.closed_at,
+                   issue.updated_at, len(issue.comments), issue.is_pull_request)
+        cached = self._encoded.get(issue.number)
+        if cached is None or cached[0] != version:
+            cached = (version, json.dumps(self._issue_json(issue)).encode())
+            self._encoded[issue.number] = cached
+        return cached[1]
 
     def _invalid(self, name: str) -> Answer:
         return Answer(422, {"message": "Validation Failed", "errors": [{"resource": "Issue", "code": "invalid",
