@@ -2,12 +2,11 @@
 
     python -m benchmarks.bench_tickets_jira_boards [--findings 2000] [--latency 0.05] [--targets jira,azure-boards]
 
-Three syncs of N findings against a stand-in answering each request after `latency`:
+Three syncs of N findings (the sync runner: list, plan, apply; as `amlaudit tickets sync`
+without the --max-changes refusal) against a stand-in answering each request after `latency`:
   1. first sync: N failing findings, no tickets yet (list, then N creates);
   2. the same findings again (list only: no write at all);
-  3. 10% now pass (comment and close), 10% have new evidence (comment, new digest).
-The target methods are called in the order a sync calls them; the planner's decisions
-are fixed by the scenario, so what is measured is the targets and their clients.
+  3. 10% now pass (comment and close), 10% have new evidence (one comment each).
 
 Required requests are worked out from the services' paging rules, independently of the
 targets: Jira Cloud search pages hold at most 100 issues with fields; WIQL returns at most
@@ -24,9 +23,12 @@ from __future__ import annotations
 
 import argparse
 import math
+import multiprocessing
 import sys
 import time
 from dataclasses import dataclass
+from datetime import datetime, timezone
+from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
@@ -34,10 +36,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the stand-ins
 
 from amlaudit.auditor.tickets.azure_boards import AzureBoardsSettings, AzureBoardsTarget  # noqa: E402
 from amlaudit.auditor.tickets.jira import JiraSettings, JiraTarget  # noqa: E402
-from amlaudit.auditor.tickets.target import TicketDraft, TicketState  # noqa: E402
+from amlaudit.auditor.tickets.sync import apply_plan, plan_for  # noqa: E402
 from tests.azure_boards_standin import AzureBoardsStandIn  # noqa: E402
 from tests.jira_standin import JiraStandIn  # noqa: E402
 from tests.rest_standin import RestStandIn  # noqa: E402
+from tests.ticket_targets import finding, findings_doc  # noqa: E402
 
 JIRA_PAGE = 100
 JIRA_MODELLED_RATE = 10.0  # requests a second (see the docstring)
@@ -62,47 +65,76 @@ class Row:
         return max(self.floor, self.rate_bound or 0.0)
 
 
-def drafts(count: int) -> list[TicketDraft]:
-    return [TicketDraft(fingerprint=f"{n:032x}", check_id="compute-batch-inbound", severity="high",
-                        resource_id=f"/subscriptions/s/resourceGroups/rg/providers/x/cluster{n}",
-                        title=f"[high] Azure Batch can reach the nodes — cluster{n}",
-                        body_markdown=f"## Why\nBatch reaches `cluster{n}`.\n", evidence_digest="d1")
-            for n in range(count)]
+def documents(count: int) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The first findings document (all failing) and the changed one (10% pass, 10% new evidence)."""
+    tenth = count // 10
+    first = findings_doc(*(finding(n, "fail") for n in range(count)))
+    changed = findings_doc(*(finding(n, "pass") if n < tenth else
+                             finding(n, "fail", evidence={"rule": "DenyAll", "priority": 90}) if n < 2 * tenth else
+                             finding(n, "fail") for n in range(count)))
+    return first, changed
 
 
-def run(target: Any, server: RestStandIn, count: int, latency: float, required: dict[str, tuple[int, int]],
+class ChildStandIn:
+    """A stand-in served from its own process, as the service would be: in this one it would compete
+    with the sync for the GIL and the measurement would include its CPU time."""
+
+    def __init__(self, kind: str, latency: float) -> None:
+        context = multiprocessing.get_context("fork")
+        self._pipe, theirs = context.Pipe()
+        self._process = context.Process(target=_serve, args=(theirs, kind, latency), daemon=True)
+        self._process.start()
+        self.info: dict[str, Any] = self._pipe.recv()
+
+    def ask(self, command: str) -> Any:
+        self._pipe.send(command)
+        return self._pipe.recv()
+
+    def stop(self) -> None:
+        self.ask("stop")
+        self._process.join(timeout=10)
+
+
+def _serve(pipe: Connection, kind: str, latency: float) -> None:
+    server: RestStandIn = (JiraStandIn(latency=latency, page_size=JIRA_PAGE) if kind == "jira"
+                           else AzureBoardsStandIn(latency=latency))
+    with server:
+        info = {"base_url": server.base_url, "env": server.credentials_env}
+        if isinstance(server, AzureBoardsStandIn):
+            info |= {"organization_url": server.organization_url, "project": server.project}
+        pipe.send(info)
+        while True:
+            command = pipe.recv()
+            if command == "reset":
+                server.reset_requests()
+                pipe.send(None)
+            elif command == "counts":
+                pipe.send((len(server.reads), len(server.writes)))
+            else:
+                pipe.send(None)
+                return
+
+
+def run(target: Any, server: ChildStandIn, count: int, latency: float, required: dict[str, tuple[int, int]],
         rate: float | None) -> list[Row]:
     rows = []
+    first, changed = documents(count)
+    now = datetime(2026, 12, 1, tzinfo=timezone.utc)
 
-    def measured(sync: str, work: Any) -> None:
-        server.reset_requests()
+    def measured(sync: str, document: dict[str, Any]) -> None:
+        server.ask("reset")
         start = time.perf_counter()
-        work()
+        outcome = apply_plan(target, plan_for(target, document, now))
         seconds = time.perf_counter() - start
-        reads, writes = len(server.reads), len(server.writes)
+        assert outcome.complete, outcome.error
+        reads, writes = server.ask("counts")
         need_reads, need_writes = required[sync]
         floor = (need_reads + need_writes) * latency
         rows.append(Row(target.name, sync, reads, need_reads, writes, need_writes, seconds, floor,
                         None if rate is None else (need_reads + need_writes) / rate))
 
-    def first() -> None:
-        target.list_managed()
-        for draft in drafts(count):
-            target.create(draft)
-
-    def again() -> None:
-        target.list_managed()
-
-    def changed() -> None:
-        tickets = target.list_managed()
-        tenth = count // 10
-        for ticket in tickets[:tenth]:
-            target.close(ticket, "Passes now.", TicketState(ticket.state.fingerprint, "d1", closed_by_amlaudit=True))
-        for ticket in tickets[tenth:2 * tenth]:
-            target.comment(ticket, "The evidence changed.", TicketState(ticket.state.fingerprint, "d2"))
-
     measured("1 first (creates)", first)
-    measured("2 unchanged", again)
+    measured("2 unchanged", first)
     measured("3 10% pass, 10% changed", changed)
     return rows
 
@@ -111,11 +143,15 @@ def bench_jira(count: int, latency: float) -> list[Row]:
     pages = max(1, math.ceil(count / JIRA_PAGE))
     tenth = count // 10
     required = {"1 first (creates)": (1, count), "2 unchanged": (pages, 0),
-                # closes: comment + transition (the To Do transitions read once); comments: comment + state edit
+                # closes: comment + transition (the To Do transitions read once); comments: one each
                 "3 10% pass, 10% changed": (pages + 1, 2 * tenth + 2 * tenth)}
-    with JiraStandIn(latency=latency, page_size=JIRA_PAGE) as server:
-        target = JiraTarget.from_settings(JiraSettings(site_url=server.base_url, project="SEC"), server.credentials_env)
+    server = ChildStandIn("jira", latency)
+    try:
+        target = JiraTarget.from_settings(JiraSettings(site_url=server.info["base_url"], project="SEC"),
+                                          server.info["env"])
         return run(target, server, count, latency, required, JIRA_MODELLED_RATE)
+    finally:
+        server.stop()
 
 
 def bench_azure_boards(count: int, latency: float) -> list[Row]:
@@ -125,11 +161,14 @@ def bench_azure_boards(count: int, latency: float) -> list[Row]:
     required = {"1 first (creates)": (wiql, count),  # + the client's one OPTIONS route discovery, counted as read
                 "2 unchanged": (wiql + batches + 1, 0),  # + the work item type's states, read once
                 "3 10% pass, 10% changed": (wiql + batches, 2 * tenth)}  # states already known
-    with AzureBoardsStandIn(latency=latency) as server:
+    server = ChildStandIn("azure-boards", latency)
+    try:
         target = AzureBoardsTarget.from_settings(
-            AzureBoardsSettings(organization_url=server.organization_url, project=server.project),
-            server.credentials_env)
+            AzureBoardsSettings(organization_url=server.info["organization_url"], project=server.info["project"]),
+            server.info["env"])
         rows = run(target, server, count, latency, required, None)
+    finally:
+        server.stop()
     if rows[0].reads == rows[0].required_reads + 1:  # the OPTIONS read, when the client's disk cache missed
         rows[0].required_reads += 1
     return rows
