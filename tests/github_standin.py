@@ -124,6 +124,12 @@ class GitHubStandIn(RestStandIn):
             if add_label is not None:
                 issue.labels.append(add_label)
 
+    def set_write_limits(self, limits: tuple[tuple[int, float], ...]) -> None:
+        """New secondary-limit windows, starting empty (writes made before do not count)."""
+        with self._lock:
+            self.write_limits = limits
+            self._writes.clear()
+
     def issue_by_label(self, label: str) -> StoredIssue:
         found = [i for i in self.issues.values() if label.lower() in (x.lower() for x in i.labels)]
         assert len(found) == 1, f"{len(found)} issues carry {label!r}"

@@ -172,7 +172,7 @@ def test_a_failed_write_is_never_sent_twice(github: GitHubStandIn, tmp_path: Pat
 
 
 def test_writes_are_paced_under_the_secondary_limit(github: GitHubStandIn) -> None:
-    github.write_limits = ((4, 1.0),)  # the model, scaled down: 4 writes in any second
+    github.set_write_limits(((4, 1.0),))  # the model, scaled down: 4 writes in any second
     document = findings_doc(*(finding(n, "fail") for n in range(10)))
     paced = target_for(github, write_limits=((4, 1.0),))
 
@@ -183,7 +183,7 @@ def test_writes_are_paced_under_the_secondary_limit(github: GitHubStandIn) -> No
 
 
 def test_without_pacing_the_secondary_limit_is_waited_out(github: GitHubStandIn) -> None:
-    github.write_limits = ((4, 1.0),)
+    github.set_write_limits(((4, 1.0),))
     unpaced = target_for(github, write_limits=())
 
     outcome = apply_plan(unpaced, plan_for(unpaced, findings_doc(*(finding(n, "fail") for n in range(6))), _now()))
