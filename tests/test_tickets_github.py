@@ -163,6 +163,14 @@ def test_rate_limit_waits_are_bounded(github: GitHubStandIn, tmp_path: Path, cap
     assert run(github, tmp_path, findings_doc(finding(1, "fail")), "--config", str(config)) == 2
     assert "more than the 5 s allowed per wait" in capsys.readouterr().err and time.monotonic() - started < 30
 
+    config.write_text("[tickets.github]\nmax_retries = 10\nmax_wait = 5\nmax_total_wait = 2\n")
+    github.clear_faults()
+    github.fail(r"/issues$", 429, method="GET", retry_after=1)
+    github.reset_requests()
+    assert run(github, tmp_path, findings_doc(finding(1, "fail")), "--config", str(config)) == 2
+    assert "2 s waited in this sync, at most 2 s allowed" in capsys.readouterr().err
+    assert len(github.requests) == 3  # two waits of 1 s fit the 2 s a sync may wait; the third does not
+
 
 def test_a_failed_write_is_never_sent_twice(github: GitHubStandIn, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     github.fail(r"/issues$", 502, method="POST")
