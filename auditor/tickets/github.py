@@ -217,7 +217,10 @@ class GitHubTarget:
     def _update(self, ticket: Ticket, state: TicketState, change: dict[str, Any], *, doing: str) -> None:
         """One PATCH: the state line in the body (the rest of the body as people left it), the accepted
         label when acceptance changed, and `change` (open/closed)."""
-        body, labels = self._known.get(ticket.key, ("", [MARKER_LABEL, fingerprint_label(state.fingerprint)]))
+        known = self._known.get(ticket.key)
+        if known is None:  # rewriting a body this target has not read would drop what people wrote
+            raise TargetError(f"{self.describe()}: {doing}: issue #{ticket.key} was not in this sync's listing")
+        body, labels = known
         if state.closed_by_amlaudit and change.get("state") == "closed":
             closed_at = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
         else:
