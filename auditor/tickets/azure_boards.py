@@ -1,14 +1,16 @@
 """Azure Boards as a ticketing target: one work item per finding fingerprint.
 
 Client: Microsoft's `azure-devops` Python package (work item tracking client, API 7.1):
-`query_by_wiql`, `get_work_item_type_states` (state categories), `create_work_item` and
-`update_work_item` with JSON Patch documents (`application/json-patch+json`). Comments are
-written as `System.History` in the same JSON Patch as the state and tag change, so a close
-or reopen is one atomic write and the preview comments API is not needed. The listing's
-work item reads (`GET …/wit/workitems?ids=…`, at most 200 ids a call) go through the same
-client's request path (routing, auth, retries, error bodies) but skip its msrest model
-deserialization, which costs 0.3 ms a work item: 0.65 s for 2,000, more than the reads'
-own round trips (measured by benchmarks/bench_tickets_jira_boards.py).
+`get_work_item_type_states` (state categories), `create_work_item` and `update_work_item`
+with JSON Patch documents (`application/json-patch+json`). Comments are written as
+`System.History` in the same JSON Patch as the state and tag change, so a close or reopen
+is one atomic write and the preview comments API is not needed. The listing's two reads,
+the WIQL query and the work item reads (`GET …/wit/workitems?ids=…`, at most 200 ids a
+call), are the client's `query_by_wiql` and `get_work_items` requests sent through the
+client's own request path (routing, auth, retries, error bodies) with the answer read as
+plain JSON: its msrest model deserialization costs about 0.1 ms per id and 0.3 ms per work
+item, 0.85 s for 2,000 tickets, more than the listing's round trips themselves (measured
+with benchmarks/bench_tickets_jira_boards.py).
 
 Where things live on a work item:
 - marker: tags `amlaudit` and `amlaudit:<fingerprint>` in System.Tags. Listing is the WIQL
@@ -42,7 +44,7 @@ from urllib.parse import quote
 
 import requests
 from azure.devops.exceptions import AzureDevOpsAuthenticationError, AzureDevOpsClientRequestError, AzureDevOpsServiceError
-from azure.devops.v7_1.work_item_tracking import JsonPatchOperation, TeamContext, Wiql, WorkItemTrackingClient
+from azure.devops.v7_1.work_item_tracking import JsonPatchOperation, WorkItemTrackingClient
 from msrest.authentication import Authentication, BasicAuthentication, BasicTokenAuthentication
 from msrest.exceptions import ClientException
 
@@ -64,7 +66,8 @@ PAT_VARIABLE = "AZURE_DEVOPS_EXT_PAT"  # the variable the Azure DevOps CLI reads
 EVIDENCE_TAG = "amlaudit-evidence:"
 ACCEPTED_UNTIL_TAG = "amlaudit-accepted-until:"
 CLOSED_TAG = "amlaudit-closed"
-WORK_ITEMS_LOCATION = "72c7ddf8-2cdc-4f60-90cd-ab71c14a399b"  # the client's location id of "get work items"
+WIQL_LOCATION = "1a9c53f7-f243-4447-b110-35ef023636e4"  # the client's location ids: "query by WIQL",
+WORK_ITEMS_LOCATION = "72c7ddf8-2cdc-4f60-90cd-ab71c14a399b"  # "get work items"
 WIQL_CEILING = 20_000  # ids one WIQL query may return
 BATCH_CEILING = 200  # ids one work item read may ask for
 DEFAULT_PRIORITIES: Mapping[str, int] = {"critical": 1, "high": 2, "medium": 3, "low": 4, "info": 4}
@@ -162,20 +165,29 @@ class AzureBoardsTarget:
         return tickets
 
     def _managed_ids(self) -> list[int]:
-        team = TeamContext(project=self.settings.project)
         page = max(1, min(self.settings.wiql_page_size, WIQL_CEILING))
         ids: list[int] = []
         after = 0
         while True:
-            result = self._call("querying work items", self._client.query_by_wiql,
-                                Wiql(query=self.listing_wiql(after)), team, None, page)
-            batch = sorted(int(ref.id) for ref in (result.work_items or []) if ref is not None and ref.id is not None)
+            refs = self._call("querying work items", self._query_ids, after, page)
+            batch = sorted(int(ref["id"]) for ref in refs if isinstance(ref, Mapping) and ref.get("id") is not None)
             ids += batch
             if len(batch) < page:
                 return ids
             if batch[-1] <= after:
                 raise TargetError(f"{self.describe()}: querying work items: the query did not advance past id {after}")
             after = batch[-1]
+
+    def _query_ids(self, after: int, page: int) -> list[Any]:
+        """`query_by_wiql(Wiql(query), TeamContext(project), top=page)`, answered as plain JSON."""
+        response = self._client._send(  # the client's own request path; see the module docstring
+            http_method="POST", location_id=WIQL_LOCATION, version="7.1-preview.2",
+            route_values={"project": quote(self.settings.project, safe="")},
+            query_parameters={"$top": page}, content={"query": self.listing_wiql(after)})
+        refs = response.json().get("workItems")
+        if not isinstance(refs, list):
+            raise ValueError("no 'workItems' list in the query answer")
+        return refs
 
     def _read_work_items(self, ids: list[int]) -> list[Any]:
         """`get_work_items(ids, project, fields, error_policy="omit")`, answered as plain JSON."""
