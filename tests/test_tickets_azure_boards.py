@@ -58,7 +58,7 @@ def test_list_managed_pages_wiql_by_id_and_reads_fields_in_batches(boards: Azure
                                      "[System.Tags] CONTAINS 'amlaudit' AND [System.Id] > 0 ORDER BY [System.Id]")
     assert {r.param("$top") for r in wiql} == {"3"}
     reads = [r for r in boards.reads if r.path.endswith("/wit/workItems")]
-    assert [r.param("ids") for r in reads] == ["1,2", "3,4", "5,6", "7,9"]
+    assert sorted(r.param("ids") for r in reads) == ["1,2", "3,4", "5,6", "7,9"]  # read concurrently
     assert set(reads[0].param("fields").split(",")) == {"System.Id", "System.Title", "System.State", "System.Tags",
                                                        "System.WorkItemType"}
     assert len([r for r in boards.reads if r.path.endswith("/states")]) == 1  # one type: its states read once
@@ -242,3 +242,15 @@ def test_no_identity_at_all_is_one_line(tmp_path: Path, monkeypatch: pytest.Monk
     with pytest.raises(TargetError, match=r"^Azure Boards: no credentials: set AZURE_DEVOPS_EXT_PAT") as caught:
         credentials_from_environment({})
     assert "\n" not in str(caught.value)
+
+
+def test_concurrent_work_item_reads_wait_out_429_and_report_a_refusal(boards: AzureBoardsStandIn) -> None:
+    for n in range(9):
+        boards.seed(title=f"f{n}", tags=["amlaudit", f"amlaudit:{n:032x}"])
+    boards.fail(r"/wit/workItems$", 429, times=2, retry_after=1)
+    assert len(target_for(boards, batch_size=2).list_managed()) == 9  # five reads, two of them retried
+    assert sorted(r.status for r in boards.requests if r.path.endswith("/wit/workItems")) == [200] * 5 + [429] * 2
+
+    boards.fail(r"/wit/workItems$", 403, after=2)
+    with pytest.raises(TargetError, match=r"reading work items: permission denied \(403\)"):
+        target_for(boards, batch_size=2).list_managed()

@@ -17,7 +17,8 @@ Where things live on a work item:
   `SELECT [System.Id] FROM WorkItems WHERE [System.TeamProject] = @project AND
   [System.Tags] CONTAINS 'amlaudit' AND [System.Id] > N ORDER BY [System.Id]`, `$top` the
   service's 20,000-id ceiling, repeated from the last id while a page comes back full; the
-  fields are then fetched 200 ids a call.
+  fields are then fetched 200 ids a call, up to four calls at a time (they need nothing
+  from each other).
 - state: tags too, read with the listing: `amlaudit-evidence:<digest>`,
   `amlaudit-accepted` + `amlaudit-accepted-until:<YYYY-MM-DD>` while a waiver holds, and
   `amlaudit-closed` when amlaudit closed it. Only these tags are ever rewritten; people's
@@ -37,7 +38,9 @@ Azure DevOps (scope 499b84ac-1321-427f-aa17-267ca6975798/.default).
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 from urllib.parse import quote
@@ -70,6 +73,7 @@ WIQL_LOCATION = "1a9c53f7-f243-4447-b110-35ef023636e4"  # the client's location 
 WORK_ITEMS_LOCATION = "72c7ddf8-2cdc-4f60-90cd-ab71c14a399b"  # "get work items"
 WIQL_CEILING = 20_000  # ids one WIQL query may return
 BATCH_CEILING = 200  # ids one work item read may ask for
+READ_CONCURRENCY = 4  # work item reads in flight at once
 DEFAULT_PRIORITIES: Mapping[str, int] = {"critical": 1, "high": 2, "medium": 3, "low": 4, "info": 4}
 _FIELDS = ("System.Id", "System.Title", "System.State", "System.Tags", "System.WorkItemType")
 _OPEN_CATEGORIES = frozenset({"Proposed", "InProgress"})
@@ -127,7 +131,7 @@ class AzureBoardsTarget:
         self._client.config.pipeline._sender.driver.session = requests.Session()
         self._client.config.connection.timeout = settings.timeout
         # The client's errors do not carry the HTTP status; a response hook keeps the last one.
-        self._last_status: int | None = None
+        self._status = threading.local()  # .last: per thread, as the work item reads run on several
         self._client.config.hooks.append(self._remember_status)
         # Per work item id, what writes need from the listing: its tags and its type.
         self._known: dict[str, tuple[list[str], str]] = {}
@@ -156,12 +160,23 @@ class AzureBoardsTarget:
 
     def list_managed(self) -> list[Ticket]:
         ids = self._managed_ids()
+        chunks = list(_chunks(ids, max(1, min(self.settings.batch_size, BATCH_CEILING))))
+
+        def read(chunk: list[int]) -> list[Any]:
+            return self._call("reading work items", self._read_work_items, chunk)
+
+        # The ids are all known from the query, so the reads do not depend on each other: a few
+        # at a time (msrest keeps one session per thread, each with the same retry policy).
+        if len(chunks) > 1:
+            with ThreadPoolExecutor(max_workers=min(READ_CONCURRENCY, len(chunks))) as pool:
+                pages = list(pool.map(read, chunks))
+        else:
+            pages = [read(chunk) for chunk in chunks]
         tickets: list[Ticket] = []
-        for chunk in _chunks(ids, max(1, min(self.settings.batch_size, BATCH_CEILING))):
-            for item in self._call("reading work items", self._read_work_items, chunk):
-                ticket = self._ticket(item) if isinstance(item, Mapping) else None  # null: deleted since the query
-                if ticket is not None:
-                    tickets.append(ticket)
+        for item in (item for page in pages for item in page):
+            ticket = self._ticket(item) if isinstance(item, Mapping) else None  # null: deleted since the query
+            if ticket is not None:
+                tickets.append(ticket)
         return tickets
 
     def _managed_ids(self) -> list[int]:
@@ -287,7 +302,7 @@ class AzureBoardsTarget:
         return found
 
     def _remember_status(self, response: Any, *args: Any, **kwargs: Any) -> None:
-        self._last_status = getattr(response, "status_code", None)
+        self._status.last = getattr(response, "status_code", None)
 
     def _url(self, key: str) -> str:
         return f"{self._org}/{quote(self.settings.project)}/_workitems/edit/{key}"
@@ -295,16 +310,16 @@ class AzureBoardsTarget:
     # -- errors -----------------------------------------------------------------------------------
 
     def _call(self, what: str, call: Callable[..., _T], *args: Any) -> _T:
-        self._last_status = None
+        self._status.last = None
         try:
             return call(*args)
         except AzureDevOpsAuthenticationError:
             raise TargetError(f"{self.describe()}: {what}: {refusal(401)}") from None
         except AzureDevOpsServiceError as exc:
             detail = one_line(exc.message or exc, 240)
-            raise TargetError(f"{self.describe()}: {what}: {refusal(self._last_status, detail)}") from None
+            raise TargetError(f"{self.describe()}: {what}: {refusal(self._status.last, detail)}") from None
         except AzureDevOpsClientRequestError as exc:
-            raise TargetError(f"{self.describe()}: {what}: {refusal(self._last_status, one_line(exc, 240))}") from None
+            raise TargetError(f"{self.describe()}: {what}: {refusal(self._status.last, one_line(exc, 240))}") from None
         except ClientException as exc:  # msrest: connection refused, timeout, an answer it could not read
             raise TargetError(f"{self.describe()}: {what}: cannot reach {self._org} ({type(exc).__name__})") from None
         except (ValueError, TypeError, AttributeError) as exc:
