@@ -241,7 +241,7 @@ class AzureBoardsStandIn(RestStandIn):
             if name == "Microsoft.VSTS.Common.Priority" and value not in (1, 2, 3, 4):
                 return "TF401320: Rule Error for field Priority. Error code: InvalidListValue."
             if name == "System.AreaPath" and not str(value).startswith(self.project):
-                return f"TF401347: Invalid tree name given for work item -1, field 'System.AreaPath'."
+                return "TF401347: Invalid tree name given for work item -1, field 'System.AreaPath'."
             if name == "System.Title" and (not str(value).strip() or len(str(value)) > 255):
                 return "TF401320: Rule Error for field Title. Error code: Required, LimitedToValues."
         return None
