@@ -36,6 +36,7 @@ from amlaudit.auditor.registry import RegistryError, load_checks, load_reporters
 from amlaudit.auditor.runner import cyclic_gc_paused, run_checks
 from amlaudit.auditor.scope import scope_findings
 from amlaudit.auditor.snapshot import Snapshot, SnapshotError, load_snapshot, read_snapshot_bytes, write_snapshot
+from amlaudit.auditor.tickets.cli import TARGET_NAMES, TicketsRefused, prepare_scan_sync, tickets
 
 EXIT_OK, EXIT_FAILURES, EXIT_BAD_INPUT, EXIT_INCOMPLETE = 0, 1, 2, 3
 DEMO_RESOURCE = "demo.json.gz"
@@ -149,11 +150,12 @@ def cli() -> None:
 @click.option("--baseline", "baseline_path", type=click.Path(dir_okay=False, path_type=Path), help="An earlier findings.json: each failing finding is marked new (not failing in the baseline) or persisting (failing in both, by fingerprint); only new failures count toward exit 1; earlier failures this run could not verify are 'unverified', never resolved.")
 @click.option("--quiet", "-q", is_flag=True, help="No summary on stdout.")
 @history_option
+@click.option("--tickets", "tickets_to", type=click.Choice(TARGET_NAMES), help="Then sync tickets there (settings: [tickets.*] in --config; see 'amlaudit tickets sync').")
 def scan(snapshot_path: Path | None, demo: bool, subscriptions: tuple[str, ...], workspaces: tuple[str, ...],
          save_snapshot: Path | None, out_dir: Path | None, formats: tuple[str, ...], arm_endpoint: str | None,
          cloud: str | None, concurrency: int | None, config_path: Path | None, fail_on: str | None,
          planned_new_clusters: int | None, waivers_path: Path | None, baseline_path: Path | None, quiet: bool,
-         history_url: str | None) -> int:
+         history_url: str | None, tickets_to: str | None) -> int:
     """Audit an estate and write findings.json plus the other reports.
 
     \b
@@ -164,6 +166,8 @@ def scan(snapshot_path: Path | None, demo: bool, subscriptions: tuple[str, ...],
     """
     started_at = datetime.now(timezone.utc)
     config = load_config(config_path)
+    # Before the scan, so bad ticket settings or missing credentials stop the run with nothing written.
+    ticket_sync = prepare_scan_sync(tickets_to, config) if tickets_to else None
     if snapshot_path is not None and demo:
         _fail("--snapshot and --demo are exclusive")
     offline = snapshot_path is not None or demo
@@ -219,6 +223,8 @@ def scan(snapshot_path: Path | None, demo: bool, subscriptions: tuple[str, ...],
             written.append(write_snapshot(snapshot.raw, save_snapshot))
     if not quiet:
         _print_summary(Console(), result, written, status)
+    if ticket_sync is not None:  # a refusal here exits 2 after the reports were written (the message says so)
+        ticket_sync(result.to_document(), click.echo)
     return status
 
 
@@ -311,6 +317,7 @@ def explain(check_id: str) -> int:
 
 
 cli.add_command(history_command)
+cli.add_command(tickets)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -334,7 +341,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         click.echo("amlaudit: interrupted", err=True)
         status = 130
     except (BadInput, SnapshotError, ConfigError, RegistryError, UnknownFormatError, waivers.WaiverError,
-            FindingsFileError, HistoryError) as exc:
+            FindingsFileError, HistoryError, TicketsRefused) as exc:
         click.echo(f"amlaudit: error: {exc}", err=True)
         status = EXIT_BAD_INPUT
     except OSError as exc:  # an unwritable --out, a full disk

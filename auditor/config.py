@@ -16,6 +16,9 @@ history = "audits.db"         # record each run: a file path (SQLite) or postgre
 
 [checks.my-custom-check]      # settings for third-party checks
 threshold = 3
+
+[tickets.github]              # `amlaudit tickets sync` / `scan --tickets`: see auditor/tickets/settings.py
+repository = "contoso/infra"
 ```
 """
 
@@ -26,6 +29,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from amlaudit.auditor.tickets.settings import TicketsConfig
 
 
 class ConfigError(Exception):
@@ -49,6 +54,7 @@ class RunConfig(BaseModel):
     waivers: str | None = None
     history: str | None = None
     checks: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    tickets: TicketsConfig = Field(default_factory=TicketsConfig)
 
 
 def load_config(path: str | Path | None) -> RunConfig:

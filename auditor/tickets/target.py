@@ -16,6 +16,11 @@ service requires), the state the planner needs back next time:
 Writes never touch what people changed: a target adds labels and comments and
 changes state; it does not rewrite a title or body people may have edited (except
 the hidden state it owns).
+
+Changes:
+- (sync runner) A target may also define `close_connection() -> None`; the runner
+  (`auditor/tickets/cli.py`) calls it once when a sync ends, however it ends. Optional:
+  targets without it are unaffected.
 """
 
 from __future__ import annotations
