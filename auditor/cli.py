@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import time
 from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
@@ -19,7 +20,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from amlaudit.auditor import __version__
+from amlaudit.auditor import __version__, logs
 from amlaudit.auditor.check import SEVERITIES, Check, Settings
 from amlaudit.auditor.config import ConfigError, RunConfig, load_config
 from amlaudit.auditor.findings import AuditResult
@@ -70,6 +71,7 @@ def _collect(config: RunConfig, subscriptions: tuple[str, ...], workspaces: tupl
         if ws.count("/") != 1 or not all(ws.split("/")):
             _fail(f"--workspace {ws!r}: expected RESOURCE_GROUP/NAME")
     options = CollectOptions(
+        progress=logs.progress_bar(),
         subscriptions=tuple(subscriptions) or tuple(config.subscriptions or ()),
         workspaces=tuple(workspaces) or tuple(config.workspaces or ()),
         arm_endpoint=arm_endpoint or config.arm_endpoint,
@@ -78,8 +80,12 @@ def _collect(config: RunConfig, subscriptions: tuple[str, ...], workspaces: tupl
         **{key: value for key in ("connect_timeout", "read_timeout")
            if (value := getattr(config, key)) is not None},
     )
+    logs.collection_started(options.subscriptions, options.workspaces, options.arm_endpoint, options.cloud, options.concurrency)
+    started = time.monotonic()
     try:
-        return collect(options)
+        document = collect(options)
+        logs.collection_done(document, time.monotonic() - started)
+        return document
     except (ValueError, OSError) as exc:
         _fail(f"cannot collect: {exc}")
     except (CollectError, ClientAuthenticationError, ServiceRequestError) as exc:
@@ -114,9 +120,11 @@ def _print_summary(console: Console, result: AuditResult, written: list[Path], e
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="amlaudit")
-def cli() -> None:
+@click.pass_context
+def cli(ctx: click.Context) -> None:
     """Audit Azure Machine Learning estates against 'Securely run experiments and inference
     inside an Azure virtual network'."""
+    logs.run_started(ctx.invoked_subcommand, __version__)
 
 
 @cli.command()
@@ -133,13 +141,14 @@ def cli() -> None:
 @click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path), help="TOML file with run defaults.")
 @click.option("--fail-on", type=click.Choice(SEVERITIES, case_sensitive=False), help="Lowest severity that makes failures exit 1 [default: low].")
 @click.option("--planned-new-clusters", type=click.IntRange(0), help="compute-network-quota: new AmlCompute clusters planned [default: 1].")
-@click.option("--quiet", "-q", is_flag=True, help="No summary on stdout.")
+@click.option("--quiet", "-q", is_flag=True, callback=logs.on_quiet, help="Print nothing but errors (no summary on stdout).")
 def scan(snapshot_path: Path | None, demo: bool, subscriptions: tuple[str, ...], workspaces: tuple[str, ...],
          save_snapshot: Path | None, out_dir: Path | None, formats: tuple[str, ...], arm_endpoint: str | None,
          cloud: str | None, concurrency: int | None, config_path: Path | None, fail_on: str | None,
          planned_new_clusters: int | None, quiet: bool) -> int:
     """Audit an estate and write findings.json plus the other reports."""
     config = load_config(config_path)
+    logs.apply_config(config.quiet, config.log_format)
     if snapshot_path is not None and demo:
         _fail("--snapshot and --demo are exclusive")
     offline = snapshot_path is not None or demo
@@ -171,13 +180,15 @@ def scan(snapshot_path: Path | None, demo: bool, subscriptions: tuple[str, ...],
 
     with cyclic_gc_paused():  # one-shot audit: the collector's passes cost a third of the CPU and find ~nothing
         result = run_checks(build_estate(snapshot), checks, settings)
+        logs.checks_done(len(checks), result.summary, len(result.errors))
         rendered = render_reports(result, format_names, reporters)
     written = write_reports(rendered, out)
     if save_snapshot is not None:
         # After the reports: a run that stops with exit 2 (an --out that cannot be written) leaves nothing behind.
         written.append(write_snapshot(snapshot.raw, save_snapshot))
+    logs.files_written(written)
     status = result.exit_status(fail_on)
-    if not quiet:
+    if not logs.is_quiet():
         _print_summary(Console(), result, written, status)
     return status
 
@@ -194,8 +205,10 @@ def collect(subscriptions: tuple[str, ...], workspaces: tuple[str, ...], out_fil
             cloud: str | None, concurrency: int | None, config_path: Path | None) -> int:
     """Collect a snapshot from Azure without auditing it."""
     config = load_config(config_path)
+    logs.apply_config(config.quiet, config.log_format)
     document = _collect(config, subscriptions, workspaces, arm_endpoint, cloud, concurrency)
     write_snapshot(document, out_file)
+    logs.files_written([out_file])
     errors = document.get("errors") or []
     click.echo(f"wrote {out_file}: {len(document.get('resources') or [])} resources, {len(errors)} collection error(s)")
     return EXIT_INCOMPLETE if errors else EXIT_OK
@@ -249,26 +262,31 @@ def main(argv: Sequence[str] | None = None) -> int:
     azure_logger = logging.getLogger("azure")
     if not azure_logger.handlers:
         azure_logger.addHandler(logging.NullHandler())
+    logs.install_options(cli)  # --quiet and --log-format on the group and every command (see auditor/logs.py)
+    logs.begin()
     try:
         status = cli.main(args=args, prog_name="amlaudit", standalone_mode=False)
     except click.exceptions.NoArgsIsHelpError as exc:
         click.echo(exc.ctx.get_help() if exc.ctx else "", err=True)
         status = EXIT_BAD_INPUT
     except click.UsageError as exc:
-        click.echo(f"amlaudit: error: {exc.format_message()}", err=True)
-        status = EXIT_BAD_INPUT
+        status = _error(exc.format_message(), EXIT_BAD_INPUT)
     except (click.exceptions.Abort, KeyboardInterrupt):
-        click.echo("amlaudit: interrupted", err=True)
-        status = 130
+        status = _error("interrupted", 130)
     except (BadInput, SnapshotError, ConfigError, RegistryError, UnknownFormatError) as exc:
-        click.echo(f"amlaudit: error: {exc}", err=True)
-        status = EXIT_BAD_INPUT
+        status = _error(str(exc), EXIT_BAD_INPUT)
     except OSError as exc:  # an unwritable --out, a full disk
-        click.echo(f"amlaudit: error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), err=True)
-        status = EXIT_BAD_INPUT
-    if isinstance(status, int):
-        return status
-    return EXIT_OK  # --help / --version return None
+        status = _error(f"{exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), EXIT_BAD_INPUT)
+    status = status if isinstance(status, int) else EXIT_OK  # --help / --version return None
+    logs.run_finished(status)
+    logs.end()
+    return status
+
+
+def _error(message: str, status: int) -> int:
+    """The one line on stderr (text or a JSON event, secrets redacted) for a run that stops."""
+    logs.error_line(message, status)
+    return status
 
 
 def run() -> NoReturn:

@@ -11,6 +11,8 @@ read_timeout = 60             # seconds to wait for an answer (no answer: that r
 subscriptions = ["..."]
 workspaces = ["rg/name"]
 arm_endpoint = "https://management.azure.com"
+quiet = true                  # print nothing but errors (as --quiet)
+log_format = "json"           # stderr as one JSON event per line (as --log-format)
 
 [checks.my-custom-check]      # settings for third-party checks
 threshold = 3
@@ -44,6 +46,8 @@ class RunConfig(BaseModel):
     workspaces: list[str] | None = None
     arm_endpoint: str | None = None
     cloud: str | None = None
+    quiet: bool | None = None
+    log_format: Literal["text", "json"] | None = None
     checks: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
 
