@@ -149,7 +149,8 @@ def test_tickets_job_only_after_an_audit_that_produced_findings(workflow: dict[s
 def _run_scan(workflow: dict[str, Any], workdir: Path, status: int, **env: str) -> tuple[Any, str]:
     output = workdir / "github-output"
     output.write_text("")
-    result = run_script(step(workflow, step_id="scan")["run"], shell="bash", workdir=workdir, status=status,
+    # Runners start a `run:` script without `shell:` as `bash -e {0}`.
+    result = run_script("set -e\n" + step(workflow, step_id="scan")["run"], shell="bash", workdir=workdir, status=status,
                         env={"GITHUB_OUTPUT": str(output), "AMLAUDIT_HISTORY_URL": "", **env})
     return result, output.read_text()
 
