@@ -270,7 +270,8 @@ def test_json_events_of_a_live_scan(arm_standin: StartStandIn, tmp_path: Path, c
     started = parsed[1]["fields"]
     assert started["arm_endpoint"] == standin.url and started["concurrency"] == 8
     progress = [e["fields"] for e in parsed if e["event"] == "collection progress"]
-    assert progress and [p["calls_done"] for p in progress] == list(range(5, 5 * len(progress) + 1, 5))
+    # Workers log after releasing the scheduler's lock, so two records may come out of order.
+    assert progress and sorted(p["calls_done"] for p in progress) == list(range(5, 5 * len(progress) + 1, 5))
     assert all(p["calls_submitted"] >= p["calls_done"] for p in progress)
     errors = [e for e in parsed if e["event"] == "collection error"]
     snapshot_errors = json.loads((out / "findings.json").read_text())["errors"]
@@ -377,5 +378,5 @@ def test_scheduler_logs_progress_every_n_calls(monkeypatch: pytest.MonkeyPatch, 
             scheduler.submit(lambda: None)
         scheduler.wait()
     records = [r for r in caplog.records if r.getMessage() == "collection progress"]
-    assert [r.fields["calls_done"] for r in records] == [3, 6]  # type: ignore[attr-defined]
+    assert sorted(r.fields["calls_done"] for r in records) == [3, 6]  # type: ignore[attr-defined]
     assert all(r.fields["calls_submitted"] >= r.fields["calls_done"] for r in records)  # type: ignore[attr-defined]
