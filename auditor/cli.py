@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import time
 from collections.abc import Sequence
 from datetime import datetime, timezone
 from importlib import resources
@@ -20,7 +21,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from amlaudit.auditor import __version__, waivers
+from amlaudit.auditor import __version__, logs, waivers
 from amlaudit.auditor import baseline as baselines
 from amlaudit.auditor.check import SEVERITIES, Check, Settings
 from amlaudit.auditor.config import ConfigError, RunConfig, load_config
@@ -79,6 +80,7 @@ def _collect(config: RunConfig, subscriptions: tuple[str, ...], workspaces: tupl
         if ws.count("/") != 1 or not all(ws.split("/")):
             _fail(f"--workspace {ws!r}: expected RESOURCE_GROUP/NAME")
     options = CollectOptions(
+        progress=logs.progress_bar(),
         subscriptions=tuple(subscriptions) or tuple(config.subscriptions or ()),
         workspaces=tuple(workspaces) or tuple(config.workspaces or ()),
         arm_endpoint=arm_endpoint or config.arm_endpoint,
@@ -87,8 +89,12 @@ def _collect(config: RunConfig, subscriptions: tuple[str, ...], workspaces: tupl
         **{key: value for key in ("connect_timeout", "read_timeout")
            if (value := getattr(config, key)) is not None},
     )
+    logs.collection_started(options.subscriptions, options.workspaces, options.arm_endpoint, options.cloud, options.concurrency)
+    started = time.monotonic()
     try:
-        return collect(options)
+        document = collect(options)
+        logs.collection_done(document, time.monotonic() - started)
+        return document
     except (ValueError, OSError) as exc:
         _fail(f"cannot collect: {exc}")
     except (CollectError, ClientAuthenticationError, ServiceRequestError) as exc:
@@ -127,9 +133,11 @@ def _print_summary(console: Console, result: AuditResult, written: list[Path], e
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="amlaudit")
-def cli() -> None:
+@click.pass_context
+def cli(ctx: click.Context) -> None:
     """Audit Azure Machine Learning estates against 'Securely run experiments and inference
     inside an Azure virtual network'."""
+    logs.run_started(ctx.invoked_subcommand, __version__)
 
 
 @cli.command()
@@ -148,7 +156,7 @@ def cli() -> None:
 @click.option("--planned-new-clusters", type=click.IntRange(0), help="compute-network-quota: new AmlCompute clusters planned [default: 1].")
 @click.option("--waivers", "waivers_path", type=click.Path(dir_okay=False, path_type=Path), help="TOML file of accepted risks: waived failures keep their status and do not count toward exit 1; expired waivers stop waiving (see docs/waivers-and-baselines.md).")
 @click.option("--baseline", "baseline_path", type=click.Path(dir_okay=False, path_type=Path), help="An earlier findings.json: each failing finding is marked new (not failing in the baseline) or persisting (failing in both, by fingerprint); only new failures count toward exit 1; earlier failures this run could not verify are 'unverified', never resolved.")
-@click.option("--quiet", "-q", is_flag=True, help="No summary on stdout.")
+@click.option("--quiet", "-q", is_flag=True, callback=logs.on_quiet, help="Print nothing but errors (no summary on stdout).")
 @history_option
 @click.option("--tickets", "tickets_to", type=click.Choice(TARGET_NAMES), help="Then sync tickets there (settings: [tickets.*] in --config; see 'amlaudit tickets sync').")
 def scan(snapshot_path: Path | None, demo: bool, subscriptions: tuple[str, ...], workspaces: tuple[str, ...],
@@ -166,6 +174,7 @@ def scan(snapshot_path: Path | None, demo: bool, subscriptions: tuple[str, ...],
     """
     started_at = datetime.now(timezone.utc)
     config = load_config(config_path)
+    logs.apply_config(config.quiet, config.log_format)
     # Before the scan, so bad ticket settings or missing credentials stop the run with nothing written.
     ticket_sync = prepare_scan_sync(tickets_to, config) if tickets_to else None
     if snapshot_path is not None and demo:
@@ -206,6 +215,7 @@ def scan(snapshot_path: Path | None, demo: bool, subscriptions: tuple[str, ...],
         estate = build_estate(snapshot)
         result = scope_findings(run_checks(estate, checks, settings), estate)  # --workspace: what the named ones use
         del estate  # rendering needs only the result; the graph and its flow caches go now
+        logs.checks_done(len(checks), result.summary, len(result.errors))
         if waiver_set is not None:
             result = waivers.apply_waivers(result, waiver_set, waivers.utc_today())
         if baseline is not None:
@@ -221,7 +231,8 @@ def scan(snapshot_path: Path | None, demo: bool, subscriptions: tuple[str, ...],
         if save_snapshot is not None:
             # After the reports: a run that stops with exit 2 (an --out that cannot be written) leaves nothing behind.
             written.append(write_snapshot(snapshot.raw, save_snapshot))
-    if not quiet:
+    logs.files_written(written)
+    if not logs.is_quiet():
         _print_summary(Console(), result, written, status)
     if ticket_sync is not None:  # a refusal here exits 2 after the reports were written (the message says so)
         ticket_sync(result.to_document(), click.echo)
@@ -240,8 +251,10 @@ def collect(subscriptions: tuple[str, ...], workspaces: tuple[str, ...], out_fil
             cloud: str | None, concurrency: int | None, config_path: Path | None) -> int:
     """Collect a snapshot from Azure without auditing it."""
     config = load_config(config_path)
+    logs.apply_config(config.quiet, config.log_format)
     document = _collect(config, subscriptions, workspaces, arm_endpoint, cloud, concurrency)
     write_snapshot(document, out_file)
+    logs.files_written([out_file])
     errors = document.get("errors") or []
     click.echo(f"wrote {out_file}: {len(document.get('resources') or [])} resources, {len(errors)} collection error(s)")
     return EXIT_INCOMPLETE if errors else EXIT_OK
@@ -329,27 +342,32 @@ def main(argv: Sequence[str] | None = None) -> int:
     azure_logger = logging.getLogger("azure")
     if not azure_logger.handlers:
         azure_logger.addHandler(logging.NullHandler())
+    logs.install_options(cli)  # --quiet and --log-format on the group and every command (see auditor/logs.py)
+    logs.begin()
     try:
         status = cli.main(args=args, prog_name="amlaudit", standalone_mode=False)
     except click.exceptions.NoArgsIsHelpError as exc:
         click.echo(exc.ctx.get_help() if exc.ctx else "", err=True)
         status = EXIT_BAD_INPUT
     except click.UsageError as exc:
-        click.echo(f"amlaudit: error: {exc.format_message()}", err=True)
-        status = EXIT_BAD_INPUT
+        status = _error(exc.format_message(), EXIT_BAD_INPUT)
     except (click.exceptions.Abort, KeyboardInterrupt):
-        click.echo("amlaudit: interrupted", err=True)
-        status = 130
+        status = _error("interrupted", 130)
     except (BadInput, SnapshotError, ConfigError, RegistryError, UnknownFormatError, waivers.WaiverError,
             FindingsFileError, HistoryError, TicketsRefused) as exc:
-        click.echo(f"amlaudit: error: {exc}", err=True)
-        status = EXIT_BAD_INPUT
+        status = _error(str(exc), EXIT_BAD_INPUT)
     except OSError as exc:  # an unwritable --out, a full disk
-        click.echo(f"amlaudit: error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), err=True)
-        status = EXIT_BAD_INPUT
-    if isinstance(status, int):
-        return status
-    return EXIT_OK  # --help / --version return None
+        status = _error(f"{exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), EXIT_BAD_INPUT)
+    status = status if isinstance(status, int) else EXIT_OK  # --help / --version return None
+    logs.run_finished(status)
+    logs.end()
+    return status
+
+
+def _error(message: str, status: int) -> int:
+    """The one line on stderr (text or a JSON event, secrets redacted) for a run that stops."""
+    logs.error_line(message, status)
+    return status
 
 
 def run() -> NoReturn:

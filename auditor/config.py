@@ -13,6 +13,8 @@ workspaces = ["rg/name"]
 arm_endpoint = "https://management.azure.com"
 waivers = "waivers.toml"      # accepted risks (docs/waivers-and-baselines.md); relative to this file's folder
 history = "audits.db"         # record each run: a file path (SQLite) or postgresql://USER@HOST/DB
+quiet = true                  # print nothing but errors (as --quiet)
+log_format = "json"           # stderr as one JSON event per line (as --log-format)
 
 [checks.my-custom-check]      # settings for third-party checks
 threshold = 3
@@ -53,6 +55,8 @@ class RunConfig(BaseModel):
     cloud: str | None = None
     waivers: str | None = None
     history: str | None = None
+    quiet: bool | None = None
+    log_format: Literal["text", "json"] | None = None
     checks: dict[str, dict[str, Any]] = Field(default_factory=dict)
     tickets: TicketsConfig = Field(default_factory=TicketsConfig)
 

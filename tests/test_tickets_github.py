@@ -291,7 +291,7 @@ def test_scan_then_tickets(github: GitHubStandIn, tmp_path: Path, capsys: pytest
                       f'api_url = "{github.api_url}"\n')
     out = tmp_path / "out"
 
-    assert main(["scan", "--demo", "--out", str(out), "--quiet", "--tickets", "github", "--config", str(config)]) == 1
+    assert main(["scan", "--demo", "--out", str(out), "--tickets", "github", "--config", str(config)]) == 1
     failing = [f for f in json.loads((out / "findings.json").read_text())["findings"] if f["status"] == "fail"]
     assert len(github.issues) == len(failing) > 0 and "created" in capsys.readouterr().out
 
