@@ -32,7 +32,8 @@ BatchNodeManagement tags.
 from __future__ import annotations
 
 import weakref
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from enum import Enum
 from functools import cached_property
@@ -70,6 +71,7 @@ from amlaudit.auditor.netpolicy import (
     FlowClass,
     FlowRegion,
     FlowVerdict,
+    InternetReading,
     NsgCompiler,
     ParseError,
     PortSet,
@@ -82,16 +84,21 @@ from amlaudit.auditor.netpolicy import (
     ServiceTagIndex,
     UnknownServiceTagError,
     Unresolved,
+    VirtualNetworkTags,
     compile_route_table,
+    depends_on_internet,
+    globally_reachable,
+    names_tag,
     describe,
     evaluate_chain,
     format_address,
-    internet_addresses,
     to_evidence,
 )
+from amlaudit.auditor.netpolicy.nsg import AZURE_LOAD_BALANCER
 from amlaudit.auditor.netpolicy import intervals
 from amlaudit.auditor.netpolicy.addresses import sample_value
 from amlaudit.auditor.snapshot import ServiceTagBlock
+from amlaudit.auditor.vnettags import OwnNetworks, SubnetTags, TagsUnknown, own_networks, route_sources, subnet_tags
 
 T = TypeVar("T")
 
@@ -106,7 +113,9 @@ ALL_PORTS = PortSet.all()
 # Public clients are the Internet minus the service's own addresses (catalog, "public clients").
 SERVICE_TAGS_NOT_PUBLIC = ("AzureMachineLearning", "BatchNodeManagement")
 PUBLIC_CLIENTS_LABEL = "public clients"
-INTERNET_LABEL = "Internet (every address outside VirtualNetwork and AzureLoadBalancer)"
+# Without service-tag data the public clients cannot be told from the service's own addresses; this
+# superset of them needs no tag data.
+PUBLIC_SUPERSET_LABEL = "globally reachable addresses outside the own networks"
 # How many deciding rules compact evidence lists (a pass rarely has more than two or three).
 
 
@@ -147,7 +156,18 @@ class FlowSite:
     vnet: VirtualNetwork
     subnet_addresses: AddressSet  # every prefix of the subnet (addressPrefix and addressPrefixes)
     vnet_addresses: AddressSet  # the VNet's own addressSpace
-    virtual_network: AddressSet  # the `VirtualNetwork` tag: own space plus connected peers' spaces
+    vnet_and_peers: AddressSet  # its space plus connected peers' spaces (the system routes' VnetLocal and VNetPeering)
+    tags: SubnetTags | Unknown  # what VirtualNetwork and Internet mean in the subnet's rules, or why that is unknown
+    reading: InternetReading = InternetReading.WITH_ROUTES  # how `Internet` is read next to the route prefixes
+
+    def under(self, reading: InternetReading) -> FlowSite:
+        """The same site with `Internet` read the other way (see :mod:`amlaudit.auditor.readings`)."""
+        return self if reading is self.reading else replace(self, reading=reading)
+
+    @property
+    def nsg_tags(self) -> VirtualNetworkTags | Unknown:
+        """`VirtualNetwork` and `Internet` for the NSGs of this subnet and its NICs, under the site's reading."""
+        return self.tags if isinstance(self.tags, Unknown) else self.tags.under(self.reading)
 
     @property
     def families(self) -> tuple[Family, ...]:
@@ -446,12 +466,17 @@ class FlowContext:
         )
         self.compiler = NsgCompiler(self.tags)
         self._vnet_spaces: dict[str, tuple[AddressSet, AddressSet] | Unknown] = {}
+        self._own_networks: dict[str, OwnNetworks | Unknown] = {}
+        self._subnet_tags: dict[str, SubnetTags | Unknown] = {}
         self._subnet_sets: dict[str, AddressSet | Unknown] = {}
         self._tag_uses: dict[tuple[str, str | None, tuple[Family, ...]], TagUse | Unknown] = {}
         self._public_clients: dict[tuple[AddressSet, tuple[Family, ...]], Endpoint] = {}
         self._public_everywhere: AddressSet | None = None
-        self._internet: dict[tuple[AddressSet, tuple[Family, ...]], Endpoint] = {}
+        self._public_superset: dict[tuple[AddressSet, tuple[Family, ...]], Endpoint] = {}
         self._route_tables: dict[tuple[str, AddressSet], CompiledRouteTable] = {}
+        # Set while a check judges a subnet under the first reading of `Internet`: whether any
+        # evaluation could have come out otherwise under the second (see `watching`).
+        self._watch: _ReadingWatch | None = None
 
     # -- subject lookup ------------------------------------------------------------------
 
@@ -494,7 +519,38 @@ class FlowContext:
         addresses = self._subnet_addresses(subnet)
         if isinstance(addresses, Unknown):
             return addresses
-        return FlowSite(compute, subnet, vnet, addresses, spaces[0], spaces[1])
+        return FlowSite(compute, subnet, vnet, addresses, spaces[0], spaces[1], self.subnet_tags(subnet, vnet))
+
+    def own_networks(self, vnet: VirtualNetwork) -> OwnNetworks | Unknown:
+        """The VNet's own networks (address space, peers, on-premises spaces of its site-to-site
+        connections), once per VNet."""
+        key = id_key(vnet.id)
+        cached = self._own_networks.get(key)
+        if cached is None:
+            try:
+                cached = own_networks(vnet, self.tags)
+            except TagsUnknown as problem:
+                cached = Unknown(problem.reason, problem.evidence)
+            self._own_networks[key] = cached
+        return cached
+
+    def subnet_tags(self, subnet: Subnet, vnet: VirtualNetwork) -> SubnetTags | Unknown:
+        """What `VirtualNetwork` and `Internet` mean in the subnet's NSG rules: the own networks plus
+        the prefixes of the subnet's user routes; once per subnet."""
+        key = id_key(subnet.id)
+        cached = self._subnet_tags.get(key)
+        if cached is None:
+            own = self.own_networks(vnet)
+            if isinstance(own, Unknown):
+                cached = own
+            else:
+                try:
+                    routes, table_name = route_sources(subnet.route_table, subnet.route_table_id, self.tags)
+                    cached = subnet_tags(own, routes, table_name)
+                except TagsUnknown as problem:
+                    cached = Unknown(problem.reason, {"subnet_id": subnet.id, **problem.evidence})
+            self._subnet_tags[key] = cached
+        return cached
 
     def _vnet_space(self, vnet: VirtualNetwork) -> tuple[AddressSet, AddressSet] | Unknown:
         key = id_key(vnet.id)
@@ -542,12 +598,16 @@ class FlowContext:
         return MachineTarget(Endpoint(address, f"{name} ({compute.private_ip})"), True)
 
     def nsg(self, site: FlowSite, ref: NetworkSecurityGroup | Gap | None, level: str) -> CompiledNsg | None | Unknown:
-        """The NSG at one level compiled for the site's VNet (None: no NSG at that level)."""
+        """The NSG at one level compiled with the subnet's `VirtualNetwork` and `Internet` under the
+        site's reading (None: no NSG at that level)."""
         if ref is None:
             return None
         if isinstance(ref, Gap):
             return Unknown(ref, {f"{level.lower()}_nsg_id": ref.ref_id})
-        return self.compiler.compile(ref.raw, site.virtual_network)
+        tags = site.nsg_tags
+        if isinstance(tags, Unknown):
+            return tags
+        return self.compiler.compile(ref.raw, tags)
 
     def subnet_nsg(self, site: FlowSite) -> CompiledNsg | None | Unknown:
         return self.nsg(site, site.subnet.nsg, SUBNET)
@@ -563,10 +623,10 @@ class FlowContext:
 
     def route_table(self, site: FlowSite, table: RouteTable) -> CompiledRouteTable:
         """The subnet's route table above Azure's system routes for the site's VNet."""
-        key = (id_key(table.id), site.virtual_network)
+        key = (id_key(table.id), site.vnet_and_peers)
         compiled = self._route_tables.get(key)
         if compiled is None:
-            peered = site.virtual_network - site.vnet_addresses
+            peered = site.vnet_and_peers - site.vnet_addresses
             compiled = compile_route_table(table.raw, self.tags, site.vnet_addresses, peered or None)
             self._route_tables[key] = compiled
         return compiled
@@ -628,9 +688,16 @@ class FlowContext:
         return TagUse(restricted, Endpoint.of_tag(restricted), len(resolved.prefixes) - len(restricted.prefixes))
 
     def public_clients(self, site: FlowSite) -> tuple[Endpoint, list[TagUse]] | Unknown:
-        """`Internet` next to the site's VNet (everything outside VirtualNetwork and
-        AzureLoadBalancer) minus every prefix of the global AzureMachineLearning and
-        BatchNodeManagement tags, in the subnet's families."""
+        """The catalog's public clients of the site, in the subnet's families: globally reachable
+        addresses (``ipaddress`` ``is_global``) outside the VNet's own networks and outside every
+        prefix of the global AzureMachineLearning and BatchNodeManagement tags.
+
+        Also outside 168.63.129.16 (AzureLoadBalancer), where the catalog is silent: the
+        platform's virtual address is Azure's own (like the service tags, "the service's own
+        addresses are not the public"), no client on the internet can send from it, and the
+        catalog's `Internet` leaves it out too."""
+        if isinstance(site.tags, Unknown):
+            return site.tags
         excluded: list[TagUse] = []
         for tag in SERVICE_TAGS_NOT_PUBLIC:
             use = self.global_tag(tag, (4, 6))
@@ -638,29 +705,33 @@ class FlowContext:
                 return use
             excluded.append(use)
         if self._public_everywhere is None:
-            # Every address but AzureLoadBalancer and the service tags, once per estate: each
-            # VNet then only cuts its own few ranges out (the tags hold ~800 ranges).
-            addresses = internet_addresses(AddressSet())
+            # Every globally reachable address but AzureLoadBalancer and the service tags, once per
+            # estate: each VNet then only cuts its own networks out (the tags hold ~800 ranges).
+            addresses = globally_reachable() - AZURE_LOAD_BALANCER
             for use in excluded:
                 addresses = addresses - use.tag.addresses
             self._public_everywhere = addresses
-        key = (site.virtual_network, site.families)
+        own = site.tags.own.addresses
+        key = (own, site.families)
         cached = self._public_clients.get(key)
         if cached is None:
-            cached = Endpoint(restrict(self._public_everywhere - site.virtual_network, site.families),
-                              PUBLIC_CLIENTS_LABEL)
+            cached = Endpoint(restrict(self._public_everywhere - own, site.families), PUBLIC_CLIENTS_LABEL)
             self._public_clients[key] = cached
         return cached, excluded
 
-    def internet(self, site: FlowSite) -> Endpoint:
-        """`Internet` next to the site's VNet (everything outside VirtualNetwork and
-        AzureLoadBalancer) in the subnet's families: a superset of the public clients that needs
-        no service-tag data, for verdicts the service's own addresses cannot change."""
-        key = (site.virtual_network, site.families)
-        cached = self._internet.get(key)
+    def public_superset(self, site: FlowSite) -> Endpoint | Unknown:
+        """Globally reachable addresses outside the own networks and 168.63.129.16, in the subnet's
+        families: the public clients plus the service's own addresses. It needs no service-tag
+        data, for verdicts those addresses cannot change."""
+        if isinstance(site.tags, Unknown):
+            return site.tags
+        own = site.tags.own.addresses
+        key = (own, site.families)
+        cached = self._public_superset.get(key)
         if cached is None:
-            cached = Endpoint(restrict(internet_addresses(site.virtual_network), site.families), INTERNET_LABEL)
-            self._internet[key] = cached
+            cached = Endpoint(restrict(globally_reachable() - AZURE_LOAD_BALANCER - own, site.families),
+                              PUBLIC_SUPERSET_LABEL)
+            self._public_superset[key] = cached
         return cached
 
     # -- asking -------------------------------------------------------------------------------
@@ -670,7 +741,7 @@ class FlowContext:
         evaluation; a second (ANY_ALLOWED) only when unreadable data touched the first and it
         left part of the side out."""
         try:
-            strict = evaluate_chain(flow, levels, Question.ALL_ALLOWED)
+            strict = self._evaluate(flow, levels, Question.ALL_ALLOWED)
         except EmptyFlowError as problem:
             return Unknown(f"the flow holds no packet: {problem}")
         whole = _side_in_flow(flow, side)
@@ -684,7 +755,7 @@ class FlowContext:
         strict_answer = FlowAnswer(Question.ALL_ALLOWED, None, strict, lean=lean)
         if certain == whole:
             return SideAnswer(side, whole, certain, whole, strict_answer)
-        lenient = evaluate_chain(flow, levels, Question.ANY_ALLOWED)
+        lenient = self._evaluate(flow, levels, Question.ANY_ALLOWED)
         return SideAnswer(side, whole, certain, fully_allowed_addresses(lenient, side), strict_answer,
                           FlowAnswer(Question.ANY_ALLOWED, None, lenient, lean=lean))
 
@@ -710,10 +781,30 @@ class FlowContext:
         answer = self._ask(flow, levels, question)
         return replace(answer, lean=True) if lean and isinstance(answer, FlowAnswer) else answer
 
-    @staticmethod
-    def _ask(flow: FlowClass, levels: Levels, question: Question) -> FlowAnswer | Unknown:
+    def _evaluate(self, flow: FlowClass, levels: Levels, question: Question) -> FlowVerdict:
+        """Every evaluation of the flow checks goes through here, so that a check judging a subnet
+        under the first reading of `Internet` learns whether the second could differ."""
+        verdict = evaluate_chain(flow, levels, question)
+        watch = self._watch
+        if watch is not None and not watch.depends and depends_on_internet(verdict, levels, watch.addresses):
+            watch.depends = True
+        return verdict
+
+    @contextmanager
+    def watching(self, addresses: AddressSet) -> Iterator[_ReadingWatch]:
+        """Within the block, note whether any evaluation could change if `Internet` gained or lost
+        `addresses` (the route prefixes outside the own networks: what the two readings differ by)."""
+        outer, self._watch = self._watch, _ReadingWatch(addresses)
         try:
-            primary = evaluate_chain(flow, levels, question)
+            yield self._watch
+        finally:
+            inner, self._watch = self._watch, outer
+            if outer is not None and inner.depends:
+                outer.depends = True
+
+    def _ask(self, flow: FlowClass, levels: Levels, question: Question) -> FlowAnswer | Unknown:
+        try:
+            primary = self._evaluate(flow, levels, question)
         except EmptyFlowError as problem:
             return Unknown(f"the flow holds no packet: {problem}")
         asks_all = question is Question.ALL_ALLOWED
@@ -725,16 +816,22 @@ class FlowContext:
         if asks_all:
             if primary.all_allowed:
                 return FlowAnswer(question, True, primary)
-            lenient = evaluate_chain(flow, levels, Question.ANY_ALLOWED)
+            lenient = self._evaluate(flow, levels, Question.ANY_ALLOWED)
             if not lenient.all_allowed:
                 return FlowAnswer(question, False, lenient)
             return FlowAnswer(question, None, primary)
         if not primary.any_allowed:
             return FlowAnswer(question, False, primary)
-        strict = evaluate_chain(flow, levels, Question.ALL_ALLOWED)
+        strict = self._evaluate(flow, levels, Question.ALL_ALLOWED)
         if strict.any_allowed:
             return FlowAnswer(question, True, strict)
         return FlowAnswer(question, None, primary)
+
+
+@dataclass(slots=True)
+class _ReadingWatch:
+    addresses: AddressSet
+    depends: bool = False
 
 
 def inbound(src: Endpoint, dst: Endpoint, protocols: ProtocolSet, dst_ports: PortSet) -> FlowClass:
@@ -743,6 +840,79 @@ def inbound(src: Endpoint, dst: Endpoint, protocols: ProtocolSet, dst_ports: Por
 
 def outbound(src: Endpoint, dst: Endpoint, protocols: ProtocolSet, dst_ports: PortSet) -> FlowClass:
     return FlowClass(Direction.OUTBOUND, protocols, src, ALL_PORTS, dst, dst_ports)
+
+
+WELL_KNOWN_ADDRESS = "8.8.8.8"  # the example address evidence names when a set holds it
+
+
+def _example(addresses: AddressSet) -> str:
+    return WELL_KNOWN_ADDRESS if WELL_KNOWN_ADDRESS in addresses else format_address(*_ordinary_member(addresses))
+
+
+def virtual_network_words(site: FlowSite, levels: Levels, verdict: FlowVerdict, what: str) -> str:
+    """Why a rule naming `VirtualNetwork` lets in (or out) an address the VNet does not own, when a
+    route put it there: "route default (0.0.0.0/0) in rt-hub puts every address in VirtualNetwork,
+    so AllowVnetInBound (65000) admits SSH from 8.8.8.8". Empty when no allowed part is let through
+    that way. `what` names the traffic ("SSH", "TCP 443")."""
+    tags = site.tags
+    if isinstance(tags, Unknown) or not tags.routes:
+        return ""
+    route_only = tags.tags.virtual_network - tags.own.addresses
+    if not route_only:
+        return ""
+    direction = verdict.flow.direction
+    inbound_flow = direction is Direction.INBOUND
+    side = "source" if inbound_flow else "destination"
+    for part in verdict.allowed_parts:
+        for (_, nsg), ref in zip(levels, part.deciders):
+            if nsg is None or ref.kind != "rule":
+                continue
+            properties = nsg.rule_properties(direction, ref)
+            if properties is None or not names_tag(properties, side, "VirtualNetwork"):
+                continue
+            remote = (part.region.src if inbound_flow else part.region.dst) & route_only
+            if not remote:
+                continue
+            example = _example(remote)
+            source = tags.source_of(AddressSet.parse(example))
+            if source is None:
+                continue
+            verb = f"admits {what} from" if inbound_flow else f"lets {what} out to"
+            return f"{source.puts()}, so {ref.rule_name} ({ref.priority}) {verb} {example}"
+    return ""
+
+
+def own_network_words(site: FlowSite, verdict: FlowVerdict, what: str) -> str:
+    """Why addresses the flow lets in are not public clients, when they are the VNet's peers' or
+    on-premises spaces: "TCP 22 is allowed from 84.17.32.0/24, but 84.17.32.0/24 is on-premises space
+    of lng-branch, connected to vpngw-hub by cn-branch (IPsec), so it is VirtualNetwork, not a public
+    client". `verdict` asks the flow from those spaces; empty when nothing of it is allowed."""
+    tags = site.tags
+    if isinstance(tags, Unknown) or not verdict.any_allowed:
+        return ""
+    allowed = verdict.allowed.src if verdict.flow.direction is Direction.INBOUND else verdict.allowed.dst
+    reasons = [source.puts(source.addresses & allowed) for source in tags.own.beyond_vnet()
+               if source.addresses.overlaps(allowed)]
+    if not reasons:
+        return ""
+    cidrs = allowed.to_cidrs()
+    shown = ", ".join(cidrs[:3]) + (" and more" if len(cidrs) > 3 else "")
+    return f"{what} is allowed from {shown}, but {'; '.join(reasons)}, not a public client"
+
+
+def beyond_vnet_public(site: FlowSite) -> AddressSet:
+    """Globally reachable addresses of the own networks outside the VNet's address space (a peer's
+    public space, a VPN site's public block), in the subnet's families: addresses a reader might
+    take for public clients."""
+    tags = site.tags
+    if isinstance(tags, Unknown):
+        return AddressSet()
+    beyond = AddressSet()
+    for source in tags.own.beyond_vnet():
+        beyond = beyond | source.addresses
+    if not beyond:
+        return beyond
+    return restrict((beyond - site.vnet_addresses) & globally_reachable(), site.families)
 
 
 def route_evidence(verdict: RouteVerdict, detailed: bool) -> dict[str, Any]:

@@ -20,7 +20,7 @@ from enum import Enum
 from functools import cached_property
 
 from . import intervals
-from .addresses import V4_END, V6_END
+from .addresses import V4_END, V6_END, AddressSet
 from .errors import EmptyFlowError, Unresolved
 from .flows import Box, Direction, FlowClass, FlowRegion, Packet
 from .nsg import NO_MATCHING_RULE, CompiledNsg, CompiledRule, FamilyBoxes, RuleBox, RuleRef
@@ -426,6 +426,50 @@ def evaluate_path(
     else:
         levels = [(NIC_LEVEL, nic_nsg), (SUBNET_LEVEL, subnet_nsg)]
     return evaluate_chain(flow, levels, question)
+
+
+def depends_on_internet(
+    verdict: FlowVerdict,
+    levels: Sequence[tuple[str, CompiledNsg | None]],
+    addresses: AddressSet,
+) -> bool:
+    """Whether ``verdict`` could change if ``Internet`` gained or lost ``addresses`` in every NSG
+    of ``levels`` (the levels it was evaluated on). False is certain; True only says "maybe".
+
+    A rule's match on a packet depends on the meaning of ``Internet`` only when the rule names
+    ``Internet`` on a side and that side's address of the packet is in ``addresses``. Every
+    packet of a part passed every rule of a level before the part's deciding rule there, so if
+    no part has such an address on the named side of any ``Internet`` rule it reached (at or
+    before its decider), every rule matches the same packets either way, level by level, and the
+    verdict is the same. Used to skip the second reading of ``Internet`` under user routes.
+    """
+    if not addresses:
+        return False
+    flow = verdict.flow
+    if not (flow.src.addresses.overlaps(addresses) or flow.dst.addresses.overlaps(addresses)):
+        return False
+    families = (addresses.v4, addresses.v6)
+    direction = flow.direction
+    for index, (_, nsg) in enumerate(levels):
+        if nsg is None:
+            continue
+        marked = nsg.internet_rules(direction)
+        if not marked:
+            continue
+        for part in verdict.parts:
+            if len(part.deciders) <= index:
+                continue
+            reached = nsg.position_of(direction, part.deciders[index])
+            for position, on_source, on_destination in marked:
+                if position > reached:
+                    break
+                for box in part.region.boxes:
+                    changing = families[box[0]]
+                    if (on_source and intervals.overlaps(box[5], changing)) or (
+                        on_destination and intervals.overlaps(box[4], changing)
+                    ):
+                        return True
+    return False
 
 
 def decide_packet(nsg: CompiledNsg | None, direction: Direction | str, packet: Packet) -> RuleRef:

@@ -24,6 +24,7 @@ from __future__ import annotations
 import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass
+from enum import Enum
 from typing import Any
 
 from . import intervals
@@ -50,6 +51,73 @@ def internet_addresses(virtual_network: AddressSet) -> AddressSet:
     """What the ``Internet`` tag means next to a VNet: every address (IPv4 and IPv6)
     outside both ``VirtualNetwork`` (the VNet's and peers' space) and ``AzureLoadBalancer``."""
     return (virtual_network | AZURE_LOAD_BALANCER).complement()
+
+
+class InternetReading(Enum):
+    """How ``Internet`` is read next to a ``VirtualNetwork`` tag that holds user-route prefixes.
+
+    Azure documents that ``VirtualNetwork`` includes "address prefixes used on user-defined
+    routes"; whether ``Internet`` then shrinks by them is not documented, so the catalog
+    judges a check both ways and keeps the worse verdict.
+    """
+
+    WITH_ROUTES = "with"
+    """``Internet`` = every address outside ``VirtualNetwork`` (route prefixes included) and 168.63.129.16."""
+    WITHOUT_ROUTES = "without"
+    """``Internet`` = every address outside ``VirtualNetwork`` without the route prefixes (the own
+    networks) and 168.63.129.16: a route prefix is then in both tags."""
+
+    @property
+    def words(self) -> str:
+        return f"Internet outside VirtualNetwork {self.value} the route prefixes"
+
+
+class VirtualNetworkTags:
+    """What ``VirtualNetwork`` and ``Internet`` mean in the NSG rules of one subnet (and of the
+    NICs in it), under one :class:`InternetReading`.
+
+    ``own_networks``: the VNet's address space, its peers' spaces and the on-premises spaces of
+    its site-to-site connections. ``route_prefixes``: the ``addressPrefix`` of every route in
+    the subnet's route table. ``VirtualNetwork`` is their union whatever the reading.
+    """
+
+    __slots__ = ("own_networks", "route_prefixes", "reading", "virtual_network", "internet", "reading_dependent")
+
+    def __init__(self, own_networks: AddressSet, route_prefixes: AddressSet | None = None,
+                 reading: InternetReading = InternetReading.WITH_ROUTES) -> None:
+        routes = route_prefixes if route_prefixes is not None else AddressSet()
+        self.own_networks = own_networks
+        self.route_prefixes = routes
+        self.reading = reading
+        self.virtual_network = own_networks | routes if routes else own_networks
+        self.reading_dependent = routes - own_networks - AZURE_LOAD_BALANCER if routes else AddressSet()
+        """The addresses ``Internet`` holds under one reading only (route prefixes outside the own
+        networks and 168.63.129.16); empty when both readings coincide."""
+        outside = self.virtual_network if reading is InternetReading.WITH_ROUTES else own_networks
+        self.internet = internet_addresses(outside)
+
+    @property
+    def readings_differ(self) -> bool:
+        return bool(self.reading_dependent)
+
+    def under(self, reading: InternetReading) -> VirtualNetworkTags:
+        """The same tags under another reading."""
+        if reading is self.reading:
+            return self
+        return VirtualNetworkTags(self.own_networks, self.route_prefixes, reading)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, VirtualNetworkTags):
+            return NotImplemented
+        return (self.own_networks, self.route_prefixes, self.reading) == (
+            other.own_networks, other.route_prefixes, other.reading)
+
+    def __hash__(self) -> int:
+        return hash((self.own_networks, self.route_prefixes, self.reading))
+
+    def __repr__(self) -> str:
+        return (f"VirtualNetworkTags(own={self.own_networks!r}, routes={self.route_prefixes!r}, "
+                f"reading={self.reading.name})")
 
 
 RuleBox = tuple[int, IntervalSet, IntervalSet, IntervalSet, IntervalSet]
@@ -387,17 +455,24 @@ class ResolutionCache:
 
 
 class NsgContext:
-    """What tags mean around one NSG: the VNet's (plus peers') space and the tag data."""
+    """What tags mean around one NSG: ``VirtualNetwork``, ``Internet`` and the tag data.
+
+    ``internet`` defaults to :func:`internet_addresses` of ``virtual_network``. A caller
+    passes it when the two are not complements: the catalog judges ``Internet`` under a
+    subnet's user routes both with and without the route prefixes that ``VirtualNetwork``
+    holds (see :class:`VirtualNetworkTags`).
+    """
 
     def __init__(
         self,
         virtual_network: AddressSet,
         tags: ServiceTagIndex | None,
         shared: ResolutionCache | None = None,
+        internet: AddressSet | None = None,
     ) -> None:
         self.virtual_network = virtual_network
         self.tags = tags
-        self.internet = internet_addresses(virtual_network)
+        self.internet = internet if internet is not None else internet_addresses(virtual_network)
         self.shared = shared if shared is not None else ResolutionCache(tags)
         self.everything = AddressSet.everything()
         # Sides that name VirtualNetwork or Internet, by their text.
@@ -564,6 +639,8 @@ class CompiledNsg:
         self._placed: dict[Direction, list[_PlacedRule]] = {Direction.INBOUND: [], Direction.OUTBOUND: []}
         self._problems: dict[Direction, list[Unresolved]] = {Direction.INBOUND: [], Direction.OUTBOUND: []}
         self._compiled: dict[Direction, tuple[CompiledRule, ...]] = {}
+        self._internet_rules: dict[Direction, tuple[tuple[int, bool, bool], ...]] = {}
+        self._positions: dict[Direction, dict[RuleRef, int]] = {}
         self._place_rules()
 
     # first pass ------------------------------------------------------------
@@ -671,8 +748,54 @@ class CompiledNsg:
             self._compiled[direction] = compiled
         return compiled
 
+    def internet_rules(self, direction: Direction) -> tuple[tuple[int, bool, bool], ...]:
+        """``(position, source names Internet, destination names Internet)`` of each rule of the
+        direction that names the ``Internet`` tag, in evaluation order (read from the rule text)."""
+        found = self._internet_rules.get(direction)
+        if found is None:
+            marked = []
+            for position, placed in enumerate(self._placed[direction]):
+                on_source = _names_internet(placed.properties, "sourceAddressPrefix", "sourceAddressPrefixes")
+                on_destination = _names_internet(placed.properties, "destinationAddressPrefix",
+                                                  "destinationAddressPrefixes")
+                if on_source or on_destination:
+                    marked.append((position, on_source, on_destination))
+            found = self._internet_rules[direction] = tuple(marked)
+        return found
+
+    def position_of(self, direction: Direction, ref: RuleRef) -> int:
+        """Where the rule ``ref`` stands in the direction's evaluation order; past the last rule for
+        the "no matching rule" outcome."""
+        positions = self._positions.get(direction)
+        if positions is None:
+            positions = self._positions[direction] = {rule.ref: index for index, rule in enumerate(self.rules(direction))}
+        return positions.get(ref, len(positions))
+
+    def rule_properties(self, direction: Direction, ref: RuleRef) -> Mapping[str, Any] | None:
+        """The ARM ``properties`` of the rule ``ref`` names (None for a "no matching rule" outcome)."""
+        position = self.position_of(direction, ref)
+        placed = self._placed[direction]
+        return placed[position].properties if position < len(placed) else None
+
     def __repr__(self) -> str:
         return f"CompiledNsg({self.name!r})"
+
+
+def names_tag(properties: Mapping[str, Any], side: str, tag: str) -> bool:
+    """Whether a rule's ``side`` (``"source"`` or ``"destination"``) names the tag (any case)."""
+    return _names_word(properties, f"{side}AddressPrefix", f"{side}AddressPrefixes", tag.lower())
+
+
+def _names_internet(properties: Mapping[str, Any], singular: str, plural: str) -> bool:
+    return _names_word(properties, singular, plural, "internet")
+
+
+def _names_word(properties: Mapping[str, Any], singular: str, plural: str, word: str) -> bool:
+    values = [properties.get(singular)]
+    many = properties.get(plural)
+    if isinstance(many, list):
+        values.extend(many)
+    return any(isinstance(value, str) and value.strip().lower() == word for value in values)
 
 
 def _family_boxes(
@@ -699,25 +822,31 @@ class NsgCompiler:
     def __init__(self, tags: ServiceTagIndex | None) -> None:
         self.tags = tags
         self.shared = _shared_cache(tags)
-        self._contexts: dict[AddressSet, NsgContext] = {}
+        self._contexts: dict[tuple[AddressSet, AddressSet | None], NsgContext] = {}
         # Keyed by id() of the NSG object; the object itself is kept in the value so
         # the id cannot be reused by another object while the entry lives.
-        self._compiled: dict[tuple[int, AddressSet], tuple[Mapping[str, Any], CompiledNsg]] = {}
+        self._compiled: dict[tuple[int, AddressSet, AddressSet | None], tuple[Mapping[str, Any], CompiledNsg]] = {}
 
-    def context(self, virtual_network: AddressSet) -> NsgContext:
-        context = self._contexts.get(virtual_network)
+    def context(self, virtual_network: AddressSet, internet: AddressSet | None = None) -> NsgContext:
+        key = (virtual_network, internet)
+        context = self._contexts.get(key)
         if context is None:
-            context = NsgContext(virtual_network, self.tags, self.shared)
-            self._contexts[virtual_network] = context
+            context = NsgContext(virtual_network, self.tags, self.shared, internet)
+            self._contexts[key] = context
         return context
 
-    def compile(self, nsg: Mapping[str, Any], virtual_network: AddressSet) -> CompiledNsg:
-        """The NSG compiled for a VNet whose ``VirtualNetwork`` tag is ``virtual_network``."""
-        key = (id(nsg), virtual_network)
+    def compile(self, nsg: Mapping[str, Any], virtual_network: AddressSet | VirtualNetworkTags,
+                internet: AddressSet | None = None) -> CompiledNsg:
+        """The NSG compiled where the ``VirtualNetwork`` tag is ``virtual_network`` and ``Internet``
+        is ``internet`` (default: every address outside ``virtual_network`` and AzureLoadBalancer).
+        Pass a :class:`VirtualNetworkTags` to give both at once. Compiled once per (NSG, tags)."""
+        if isinstance(virtual_network, VirtualNetworkTags):
+            virtual_network, internet = virtual_network.virtual_network, virtual_network.internet
+        key = (id(nsg), virtual_network, internet)
         cached = self._compiled.get(key)
         if cached is not None and cached[0] is nsg:
             return cached[1]
-        compiled = CompiledNsg(nsg, self.context(virtual_network))
+        compiled = CompiledNsg(nsg, self.context(virtual_network, internet))
         self._compiled[key] = (nsg, compiled)
         return compiled
 
@@ -738,12 +867,15 @@ def _shared_cache(tags: ServiceTagIndex | None) -> ResolutionCache:
 
 def compile_nsg(
     nsg: Mapping[str, Any],
-    virtual_network: AddressSet,
+    virtual_network: AddressSet | VirtualNetworkTags,
     tags: ServiceTagIndex | None,
+    internet: AddressSet | None = None,
 ) -> CompiledNsg:
     """Compile one NSG (not cached; prefer :class:`NsgCompiler` in a scan).
 
     What rule text resolves to (prefixes, ports, tags) is still shared with
     every other NSG compiled against the same tag index.
     """
-    return CompiledNsg(nsg, NsgContext(virtual_network, tags, _shared_cache(tags)))
+    if isinstance(virtual_network, VirtualNetworkTags):
+        virtual_network, internet = virtual_network.virtual_network, virtual_network.internet
+    return CompiledNsg(nsg, NsgContext(virtual_network, tags, _shared_cache(tags), internet))

@@ -233,6 +233,22 @@ class CompiledRouteTable:
         self._add("0.0.0.0/0", _RANK_SYSTEM, system("0.0.0.0/0", "Internet"))
         self._add("::/0", _RANK_SYSTEM, system("::/0", "Internet"))
 
+    def user_routes(self) -> list[tuple[RouteRef, AddressSet]]:
+        """Each user route the table could read, in table order, with the addresses its
+        ``addressPrefix`` names (every prefix of the tag, for a service-tag route). Routes it
+        could not read are in ``problems``. (What the ``VirtualNetwork`` tag adds for the route
+        table: Azure puts "address prefixes used on user-defined routes" in it.)"""
+        found: dict[RouteRef, tuple[int, list[tuple[int, int]], list[tuple[int, int]]]] = {}
+        for family_index, family_entries in enumerate(self._entries):
+            for _, rank, order, lo, hi, route in family_entries:
+                if rank in (_RANK_USER_PREFIX, _RANK_USER_TAG):
+                    first, v4, v6 = found.setdefault(route, (order, [], []))
+                    found[route] = (min(first, order), v4, v6)
+                    (v4 if family_index == 0 else v6).append((lo, hi))
+        ordered = sorted(found.items(), key=lambda item: item[1][0])
+        return [(route, AddressSet(intervals.from_pairs(v4), intervals.from_pairs(v6)))
+                for route, (_, v4, v6) in ordered]
+
     def route(self, query: Endpoint | AddressSet) -> RouteVerdict:
         """Which part of ``query`` leaves by which route."""
         endpoint = Endpoint.of(query)
