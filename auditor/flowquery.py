@@ -197,6 +197,9 @@ class FlowSite:
             found["vnet_id"] = self.vnet.id
             found["vnet_address_space"] = list(self.vnet.address_prefixes)
             found["peered_address_space"] = list(self.vnet.peered_address_prefixes)
+        if isinstance(self.tags, SubnetTags) and self.tags.own.notes:
+            # BGP-learned prefixes and connections that add nothing: what the own networks leave out.
+            found["own_networks_notes"] = list(self.tags.own.notes)
         return found
 
 

@@ -554,8 +554,8 @@ def _public_clients_evidence(site: FlowSite, excluded: list[TagUse]) -> dict[str
                       "global service tags below",
         "excluded_service_tags": [f"{use.tag.name} ({len(use.tag.prefixes)} prefixes)" for use in excluded]}
     tags = site.tags
-    if isinstance(tags, SubnetTags) and (tags.own.beyond_vnet() or tags.own.notes):
-        found.update(tags.own.evidence())
+    if isinstance(tags, SubnetTags) and tags.own.beyond_vnet():
+        found["own_networks"] = [source.to_json() for source in tags.own.sources]
     return found
 
 
