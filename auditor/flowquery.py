@@ -32,8 +32,7 @@ BatchNodeManagement tags.
 from __future__ import annotations
 
 import weakref
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from enum import Enum
 from functools import cached_property
@@ -92,6 +91,7 @@ from amlaudit.auditor.netpolicy import (
     describe,
     evaluate_chain,
     format_address,
+    parse_address,
     to_evidence,
 )
 from amlaudit.auditor.netpolicy.nsg import AZURE_LOAD_BALANCER
@@ -793,17 +793,18 @@ class FlowContext:
             watch.depends = True
         return verdict
 
-    @contextmanager
-    def watching(self, addresses: AddressSet) -> Iterator[_ReadingWatch]:
-        """Within the block, note whether any evaluation could change if `Internet` gained or lost
+    def watching(self, addresses: AddressSet, action: Callable[[], T]) -> tuple[T, bool]:
+        """`action()`, and whether any evaluation in it could change if `Internet` gained or lost
         `addresses` (the route prefixes outside the own networks: what the two readings differ by)."""
-        outer, self._watch = self._watch, _ReadingWatch(addresses)
+        outer, watch = self._watch, _ReadingWatch(addresses)
+        self._watch = watch
         try:
-            yield self._watch
+            result = action()
         finally:
-            inner, self._watch = self._watch, outer
-            if outer is not None and inner.depends:
-                outer.depends = True
+            self._watch = outer
+        if outer is not None and watch.depends:
+            outer.depends = True
+        return result, watch.depends
 
     def _ask(self, flow: FlowClass, levels: Levels, question: Question) -> FlowAnswer | Unknown:
         try:
@@ -848,8 +849,21 @@ def outbound(src: Endpoint, dst: Endpoint, protocols: ProtocolSet, dst_ports: Po
 WELL_KNOWN_ADDRESS = "8.8.8.8"  # the example address evidence names when a set holds it
 
 
-def _example(addresses: AddressSet) -> str:
-    return WELL_KNOWN_ADDRESS if WELL_KNOWN_ADDRESS in addresses else format_address(*_ordinary_member(addresses))
+def _example_in_boxes(boxes: Sequence[Any], position: int, within: AddressSet) -> str | None:
+    """An address of side `position` of the boxes that lies in `within` (8.8.8.8 when it is one), or
+    None. Box by box: the union of a part's sides can be the ~600 ranges of the public clients."""
+    well_known = parse_address(WELL_KNOWN_ADDRESS)[1]
+    first: str | None = None
+    for box in boxes:
+        family: Family = 4 if box[0] == 0 else 6
+        found = intervals.intersect(box[position], within.family_set(family))
+        if not found:
+            continue
+        if family == 4 and intervals.contains(found, well_known):
+            return WELL_KNOWN_ADDRESS
+        if first is None:
+            first = format_address(*_ordinary_member(AddressSet(found, ()) if family == 4 else AddressSet((), found)))
+    return first
 
 
 def virtual_network_words(site: FlowSite, levels: Levels, verdict: FlowVerdict, what: str) -> str:
@@ -873,10 +887,9 @@ def virtual_network_words(site: FlowSite, levels: Levels, verdict: FlowVerdict, 
             properties = nsg.rule_properties(direction, ref)
             if properties is None or not names_tag(properties, side, "VirtualNetwork"):
                 continue
-            remote = (part.region.src if inbound_flow else part.region.dst) & route_only
-            if not remote:
+            example = _example_in_boxes(part.region.boxes, 5 if inbound_flow else 4, route_only)
+            if example is None:
                 continue
-            example = _example(remote)
             source = tags.source_of(AddressSet.parse(example))
             if source is None:
                 continue

@@ -36,9 +36,8 @@ def judged_both_ways(ctx: FlowContext, site: FlowSite, judge: Callable[[FlowSite
     tags = site.tags
     if isinstance(tags, Unknown) or not tags.readings_differ:
         return judge(site)
-    with ctx.watching(tags.tags.reading_dependent) as watch:
-        first = judge(site.under(FIRST))
-    if not watch.depends:
+    first, depends = ctx.watching(tags.tags.reading_dependent, lambda: judge(site.under(FIRST)))
+    if not depends:
         return first
     second = judge(site.under(SECOND))
     decided, reading, other, other_reading = ((second, SECOND, first, FIRST) if _RANK[second.status] > _RANK[first.status]

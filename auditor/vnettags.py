@@ -49,7 +49,7 @@ from amlaudit.auditor.netpolicy import (
     ParseError,
     ServiceTagIndex,
     VirtualNetworkTags,
-    compile_route_table,
+    user_route_addresses,
 )
 
 VNET_SPACE = "address space"
@@ -247,14 +247,14 @@ def route_sources(table: RouteTable | Gap | None, table_id: str | None,
     why = "the VirtualNetwork tag of the subnet's NSG rules holds every route's prefix, so it is unknown"
     if isinstance(table, Gap):
         raise TagsUnknown(f"{table.describe()}; {why}", {"route_table_id": table_id})
-    compiled = compile_route_table(table.raw, tags)
-    if compiled.problems:
-        problems = "; ".join(str(problem) for problem in compiled.problems)
-        raise TagsUnknown(f"route table {table.name} cannot be fully read ({problems}); {why}",
+    routes, problems = user_route_addresses(table.raw, tags)
+    if problems:
+        listed = "; ".join(str(problem) for problem in problems)
+        raise TagsUnknown(f"route table {table.name} cannot be fully read ({listed}); {why}",
                           {"route_table_id": table.id})
     sources = tuple(Source(ROUTE, addresses, (route.address_prefix,),
                            f"route {route.name} ({route.address_prefix}) in {table.name}")
-                    for route, addresses in compiled.user_routes())
+                    for route, addresses in routes)
     return sources, table.name
 
 

@@ -73,7 +73,7 @@ from .nsg import (
 from .reachability import globally_reachable, not_globally_reachable
 from .ports import PortSet
 from .protocols import PROTOCOL_NAMES, ProtocolSet
-from .routes import CompiledRouteTable, RoutePart, RouteRef, RouteVerdict, compile_route_table
+from .routes import CompiledRouteTable, RoutePart, RouteRef, RouteVerdict, compile_route_table, user_route_addresses
 from .tags import ResolvedTag, ServiceTagIndex
 
 __all__ = [
@@ -127,4 +127,5 @@ __all__ = [
     "not_globally_reachable",
     "parse_address",
     "to_evidence",
+    "user_route_addresses",
 ]
