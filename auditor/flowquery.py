@@ -6,8 +6,9 @@ lives here, once:
 
 * :func:`flow_context` gives ONE :class:`FlowContext` per estate, holding ONE
   ``ServiceTagIndex`` and ONE ``NsgCompiler`` (which caches each NSG compiled per
-  ``VirtualNetwork`` space) and caches of what many questions reuse: VNet spaces, subnet
-  address sets, tags resolved per region, public-client sets and compiled route tables
+  ``VirtualNetwork``/``Internet`` pair) and caches of what many questions reuse: VNet spaces,
+  own networks, subnet tags, subnet address sets, tags resolved per region, public-client sets
+  and compiled route tables
   (:class:`AnswerMemo` shares one check's answers among computes in the same subnet). A
   scan of 1,000 workspaces asks some 13,000 questions, so nothing is parsed or resolved
   twice.
@@ -24,9 +25,13 @@ the tag prefixes of T for region R are those of the ``T.<something>`` entry whos
 ``properties.region`` is R when the data has one, else of ``T`` (the name does not count:
 ``BatchNodeManagement.FranceCentral`` says ``centralfrance``, so a ``francecentral`` VNet gets
 the global tag); a subnet with addresses of one family only is judged on that family's prefixes;
-``VirtualNetwork`` in rules is the VNet's space plus its peers' spaces; public clients
-are ``Internet`` addresses outside every prefix of the global AzureMachineLearning and
-BatchNodeManagement tags.
+``VirtualNetwork`` in rules is the VNet's own networks (its space, its peers', the on-premises
+spaces of its site-to-site connections) plus the prefixes of the subnet's user routes, and
+``Internet`` is read with and without those route prefixes (:mod:`amlaudit.auditor.vnettags`,
+:mod:`amlaudit.auditor.readings`); public clients are globally reachable addresses
+(``ipaddress`` ``is_global``) outside the own networks and outside every prefix of the global
+AzureMachineLearning and BatchNodeManagement tags (and, where the catalog is silent, outside
+168.63.129.16).
 """
 
 from __future__ import annotations

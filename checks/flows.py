@@ -27,6 +27,18 @@ is not the region: real data has `BatchNodeManagement.FranceCentral` with region
 addresses of one family only is judged on that family's prefixes. A verdict that rests on a
 rule naming application security groups says which worst case it assumed.
 
+`VirtualNetwork` and `Internet` in the rules of a subnet and of the NICs in it (catalog, "Service
+tags in rules"): `VirtualNetwork` is the VNet's own networks (its space, its peers' spaces, the
+on-premises spaces of site-to-site connections of a gateway in its GatewaySubnet or in a peer it uses
+through useRemoteGateways) plus the prefixes of the subnet's user routes; `Internet` is every address
+outside `VirtualNetwork` and 168.63.129.16. Where the route prefixes reach outside the own networks,
+every row is judged under both readings of `Internet` (with and without the route prefixes), the
+worse verdict is reported and the message names the reading that decided; the second reading is
+only judged when some evaluation could come out otherwise (see `amlaudit.auditor.readings`). A gateway,
+connection list, local network gateway, peer or route table that cannot be read makes these rows
+`error` (the tag is unknown); BGP-learned prefixes are not in Resource Manager, and the evidence says
+so where a gateway or connection has BGP enabled.
+
 Evidence: where the flow was judged (subnet, prefixes, region, NSG ids), the service-tag
 entry used and its prefix count, then for a pass the deciding rules in words
 (`decided_by`), for a fail or an error the engine's full account under `flow` (each part
@@ -590,7 +602,11 @@ def compute_forced_tunneling(estate: Estate, settings: Settings) -> Iterator[Ver
     """Azure's selection: the longest prefix wins, a user route beats a system route of the same
     length; beneath the user routes lie the system routes (the VNet's space, peered spaces,
     the private ranges, 0.0.0.0/0 -> Internet). BGP-learned routes (a default route advertised
-    over ExpressRoute or VPN) are not in ARM data and are not modelled. A route the engine
+    over ExpressRoute or VPN) are not in ARM data and are not modelled; nor are the routes a VPN
+    gateway adds for its local network gateways' spaces (next hop VirtualNetworkGateway): where
+    the catalog is silent, this row reads the route table and the default system routes only, as
+    it words it. Unlike the NSG rows it does not need the own networks, so an unreadable gateway
+    or connection leaves it judged. A route the engine
     cannot read (unknown tag, no next hop) may be the more specific one, so it makes the
     verdict `error` rather than a pass or a fail. The Batch prefixes are chosen as for
     compute-batch-inbound (by `properties.region`; `francecentral` gets the global tag).
@@ -835,9 +851,17 @@ def aks_scoring_inbound(estate: Estate, settings: Settings) -> Iterator[Verdict]
     Contrast compute-remote-login, which fails on ANY packet from a public client reaching
     port 22 (one exposed host is an exposure). `sslConfiguration.status` compares
     case-insensitively; a compute without `sslConfiguration` serves over HTTP (80); a status
-    other than Enabled, Auto or Disabled is `error`. Without the service-tag data that sets
-    public clients apart, `Internet` (a superset) is asked: if no Internet address gets the
-    whole flow the check fails; otherwise it is `error`.
+    other than Enabled, Auto or Disabled is `error`.
+
+    Public clients as for compute-remote-login: globally reachable addresses outside the VNet's
+    own networks and the global AzureMachineLearning and BatchNodeManagement prefixes (and, where
+    the catalog is silent, 168.63.129.16). An allow from a private range or from a VPN site's
+    public block therefore lets no public client in; the message says which own network such a
+    block is. Under user routes `Internet` is read both ways, the worse verdict reported: with a
+    0.0.0.0/0 route, "allow Internet" matches nothing when `Internet` excludes the route prefixes.
+    Without the service-tag data that sets public clients apart, the globally reachable
+    addresses outside the own networks (a superset) are asked: if none of them gets the whole
+    flow the check fails; otherwise it is `error`.
     """
     yield from unlisted_compute_errors(estate, "its AKS computes")
     ctx, memo = flow_context(estate), AnswerMemo[Verdict]()

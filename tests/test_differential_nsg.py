@@ -63,7 +63,7 @@ from tests.oracle.arm_rules import AddressContext, AsgReading, ParsedNsg, parse_
 from tests.oracle.flows import FlowBox, LevelDecision, Packet, levels_for
 from tests.oracle.flows import FlowClass as OracleFlow
 from tests.oracle.point_sampler import PacketVerifier, SampleResult, sample_flow
-from tests.oracle.strategies import FAKE_SERVICE_TAGS, VIRTUAL_NETWORK, GeneratedCase, cases
+from tests.oracle.strategies import FAKE_SERVICE_TAGS, GeneratedCase, cases
 from tests.oracle.z3_oracle import (
     ClaimedPart,
     Z3Answer,
