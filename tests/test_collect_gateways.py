@@ -96,6 +96,9 @@ def test_live_scan_audits_like_the_estate(arm_standin: StartStandIn) -> None:
     finding = next(f for f in expected.findings if f.check_id == REMOTE_LOGIN)
     # Worth comparing: the branch's public block is an own network, the 0.0.0.0/0 route opens SSH anyway.
     assert finding.status == "fail" and "route default (0.0.0.0/0) in rt-spoke puts every address" in finding.message
+    # Read without the route prefixes, DenyInternetInbound would stop every public client: the worse reading decides.
+    assert finding.evidence["internet_reading"]["decided_by"] == "Internet outside VirtualNetwork with the route prefixes"
+    assert finding.evidence["internet_reading"]["other_reading"]["status"] == "pass"
     assert any("vpngw-hub has BGP enabled" in note for note in finding.evidence["own_networks_notes"])
     standin = arm_standin(document, page_size=1)
 

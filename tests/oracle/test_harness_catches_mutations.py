@@ -106,12 +106,13 @@ def test_an_engine_leaving_route_prefixes_out_of_virtual_network_is_caught(monke
     assert found.route_table is not None
 
 
-def test_an_engine_with_one_reading_of_internet_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
-    def one_reading_engine(case: GeneratedCase, question: Question) -> FlowVerdict:
-        return _honest(dataclasses.replace(case, internet_reading="with_routes"), question)
+def test_an_engine_reading_internet_the_other_way_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
+    def swapped_reading_engine(case: GeneratedCase, question: Question) -> FlowVerdict:
+        other = "without_routes" if case.internet_reading == "with_routes" else "with_routes"
+        return _honest(dataclasses.replace(case, internet_reading=other), question)
 
-    found = _find_objection(monkeypatch, one_reading_engine)
-    assert found.internet_reading == "without_routes"
+    found = _find_objection(monkeypatch, swapped_reading_engine)
+    assert found.route_table is not None
 
 
 def test_an_engine_ignoring_on_premises_spaces_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
