@@ -6,8 +6,9 @@ lives here, once:
 
 * :func:`flow_context` gives ONE :class:`FlowContext` per estate, holding ONE
   ``ServiceTagIndex`` and ONE ``NsgCompiler`` (which caches each NSG compiled per
-  ``VirtualNetwork`` space) and caches of what many questions reuse: VNet spaces, subnet
-  address sets, tags resolved per region, public-client sets and compiled route tables
+  ``VirtualNetwork``/``Internet`` pair) and caches of what many questions reuse: VNet spaces,
+  own networks, subnet tags, subnet address sets, tags resolved per region, public-client sets
+  and compiled route tables
   (:class:`AnswerMemo` shares one check's answers among computes in the same subnet). A
   scan of 1,000 workspaces asks some 13,000 questions, so nothing is parsed or resolved
   twice.
@@ -23,10 +24,15 @@ Words used as the catalog uses them (/work/shared/requirements.md, "Words used b
 the tag prefixes of T for region R are those of the entry NAMED ``T.<R>`` (compared
 case-insensitively) when the data has one, else of ``T``; ``properties.region`` never decides
 (``BatchNodeManagement.FranceCentral`` says ``centralfrance`` and is the entry for a
-``francecentral`` VNet; ``Storage.EastUS2Stage`` also says ``eastus2`` and is never used); a subnet with addresses of one family only is judged on that family's prefixes;
-``VirtualNetwork`` in rules is the VNet's space plus its peers' spaces; public clients
-are ``Internet`` addresses outside every prefix of the global AzureMachineLearning and
-BatchNodeManagement tags.
+``francecentral`` VNet; ``Storage.EastUS2Stage`` also says ``eastus2`` and is never used); a
+subnet with addresses of one family only is judged on that family's prefixes;
+``VirtualNetwork`` in rules is the VNet's own networks (its space, its peers', the on-premises
+spaces of its site-to-site connections) plus the prefixes of the subnet's user routes, and
+``Internet`` is read with and without those route prefixes (:mod:`amlaudit.auditor.vnettags`,
+:mod:`amlaudit.auditor.readings`); public clients are globally reachable addresses
+(``ipaddress`` ``is_global``) outside the own networks and outside every prefix of the global
+AzureMachineLearning and BatchNodeManagement tags (and, where the catalog is silent, outside
+168.63.129.16).
 """
 
 from __future__ import annotations
@@ -70,6 +76,7 @@ from amlaudit.auditor.netpolicy import (
     FlowClass,
     FlowRegion,
     FlowVerdict,
+    InternetReading,
     NsgCompiler,
     ParseError,
     PortSet,
@@ -82,17 +89,23 @@ from amlaudit.auditor.netpolicy import (
     ServiceTagIndex,
     UnknownServiceTagError,
     Unresolved,
+    VirtualNetworkTags,
     compile_route_table,
+    depends_on_internet,
+    globally_reachable,
+    names_tag,
     describe,
     evaluate_chain,
     format_address,
-    internet_addresses,
+    parse_address,
     to_evidence,
 )
+from amlaudit.auditor.netpolicy.nsg import AZURE_LOAD_BALANCER
 from amlaudit.auditor.netpolicy import intervals
 from amlaudit.auditor.netpolicy.tags import MATCHED_BY_NAME, MATCHED_GLOBAL, region_key
 from amlaudit.auditor.netpolicy.addresses import sample_value
 from amlaudit.auditor.snapshot import ServiceTagBlock
+from amlaudit.auditor.vnettags import OwnNetworks, SubnetTags, TagsUnknown, own_networks, route_sources, subnet_tags
 
 T = TypeVar("T")
 
@@ -107,7 +120,9 @@ ALL_PORTS = PortSet.all()
 # Public clients are the Internet minus the service's own addresses (catalog, "public clients").
 SERVICE_TAGS_NOT_PUBLIC = ("AzureMachineLearning", "BatchNodeManagement")
 PUBLIC_CLIENTS_LABEL = "public clients"
-INTERNET_LABEL = "Internet (every address outside VirtualNetwork and AzureLoadBalancer)"
+# Without service-tag data the public clients cannot be told from the service's own addresses; this
+# superset of them needs no tag data.
+PUBLIC_SUPERSET_LABEL = "globally reachable addresses outside the own networks"
 # How many deciding rules compact evidence lists (a pass rarely has more than two or three).
 
 
@@ -148,7 +163,18 @@ class FlowSite:
     vnet: VirtualNetwork
     subnet_addresses: AddressSet  # every prefix of the subnet (addressPrefix and addressPrefixes)
     vnet_addresses: AddressSet  # the VNet's own addressSpace
-    virtual_network: AddressSet  # the `VirtualNetwork` tag: own space plus connected peers' spaces
+    vnet_and_peers: AddressSet  # its space plus connected peers' spaces (the system routes' VnetLocal and VNetPeering)
+    tags: SubnetTags | Unknown  # what VirtualNetwork and Internet mean in the subnet's rules, or why that is unknown
+    reading: InternetReading = InternetReading.WITH_ROUTES  # how `Internet` is read next to the route prefixes
+
+    def under(self, reading: InternetReading) -> FlowSite:
+        """The same site with `Internet` read the other way (see :mod:`amlaudit.auditor.readings`)."""
+        return self if reading is self.reading else replace(self, reading=reading)
+
+    @property
+    def nsg_tags(self) -> VirtualNetworkTags | Unknown:
+        """`VirtualNetwork` and `Internet` for the NSGs of this subnet and its NICs, under the site's reading."""
+        return self.tags if isinstance(self.tags, Unknown) else self.tags.under(self.reading)
 
     @property
     def families(self) -> tuple[Family, ...]:
@@ -178,6 +204,9 @@ class FlowSite:
             found["vnet_id"] = self.vnet.id
             found["vnet_address_space"] = list(self.vnet.address_prefixes)
             found["peered_address_space"] = list(self.vnet.peered_address_prefixes)
+        if isinstance(self.tags, SubnetTags) and self.tags.own.notes:
+            # BGP-learned prefixes and connections that add nothing: what the own networks leave out.
+            found["own_networks_notes"] = list(self.tags.own.notes)
         return found
 
 
@@ -449,12 +478,17 @@ class FlowContext:
         )
         self.compiler = NsgCompiler(self.tags)
         self._vnet_spaces: dict[str, tuple[AddressSet, AddressSet] | Unknown] = {}
+        self._own_networks: dict[str, OwnNetworks | Unknown] = {}
+        self._subnet_tags: dict[str, SubnetTags | Unknown] = {}
         self._subnet_sets: dict[str, AddressSet | Unknown] = {}
         self._tag_uses: dict[tuple[str, str | None, tuple[Family, ...]], TagUse | Unknown] = {}
         self._public_clients: dict[tuple[AddressSet, tuple[Family, ...]], Endpoint] = {}
         self._public_everywhere: AddressSet | None = None
-        self._internet: dict[tuple[AddressSet, tuple[Family, ...]], Endpoint] = {}
+        self._public_superset: dict[tuple[AddressSet, tuple[Family, ...]], Endpoint] = {}
         self._route_tables: dict[tuple[str, AddressSet], CompiledRouteTable] = {}
+        # Set while a check judges a subnet under the first reading of `Internet`: whether any
+        # evaluation could have come out otherwise under the second (see `watching`).
+        self._watch: _ReadingWatch | None = None
 
     # -- subject lookup ------------------------------------------------------------------
 
@@ -497,7 +531,38 @@ class FlowContext:
         addresses = self._subnet_addresses(subnet)
         if isinstance(addresses, Unknown):
             return addresses
-        return FlowSite(compute, subnet, vnet, addresses, spaces[0], spaces[1])
+        return FlowSite(compute, subnet, vnet, addresses, spaces[0], spaces[1], self.subnet_tags(subnet, vnet))
+
+    def own_networks(self, vnet: VirtualNetwork) -> OwnNetworks | Unknown:
+        """The VNet's own networks (address space, peers, on-premises spaces of its site-to-site
+        connections), once per VNet."""
+        key = id_key(vnet.id)
+        cached = self._own_networks.get(key)
+        if cached is None:
+            try:
+                cached = own_networks(vnet, self.tags)
+            except TagsUnknown as problem:
+                cached = Unknown(problem.reason, problem.evidence)
+            self._own_networks[key] = cached
+        return cached
+
+    def subnet_tags(self, subnet: Subnet, vnet: VirtualNetwork) -> SubnetTags | Unknown:
+        """What `VirtualNetwork` and `Internet` mean in the subnet's NSG rules: the own networks plus
+        the prefixes of the subnet's user routes; once per subnet."""
+        key = id_key(subnet.id)
+        cached = self._subnet_tags.get(key)
+        if cached is None:
+            own = self.own_networks(vnet)
+            if isinstance(own, Unknown):
+                cached = own
+            else:
+                try:
+                    routes, table_name = route_sources(subnet.route_table, subnet.route_table_id, self.tags)
+                    cached = subnet_tags(own, routes, table_name)
+                except TagsUnknown as problem:
+                    cached = Unknown(problem.reason, {"subnet_id": subnet.id, **problem.evidence})
+            self._subnet_tags[key] = cached
+        return cached
 
     def _vnet_space(self, vnet: VirtualNetwork) -> tuple[AddressSet, AddressSet] | Unknown:
         key = id_key(vnet.id)
@@ -545,12 +610,16 @@ class FlowContext:
         return MachineTarget(Endpoint(address, f"{name} ({compute.private_ip})"), True)
 
     def nsg(self, site: FlowSite, ref: NetworkSecurityGroup | Gap | None, level: str) -> CompiledNsg | None | Unknown:
-        """The NSG at one level compiled for the site's VNet (None: no NSG at that level)."""
+        """The NSG at one level compiled with the subnet's `VirtualNetwork` and `Internet` under the
+        site's reading (None: no NSG at that level)."""
         if ref is None:
             return None
         if isinstance(ref, Gap):
             return Unknown(ref, {f"{level.lower()}_nsg_id": ref.ref_id})
-        return self.compiler.compile(ref.raw, site.virtual_network)
+        tags = site.nsg_tags
+        if isinstance(tags, Unknown):
+            return tags
+        return self.compiler.compile(ref.raw, tags)
 
     def subnet_nsg(self, site: FlowSite) -> CompiledNsg | None | Unknown:
         return self.nsg(site, site.subnet.nsg, SUBNET)
@@ -566,10 +635,10 @@ class FlowContext:
 
     def route_table(self, site: FlowSite, table: RouteTable) -> CompiledRouteTable:
         """The subnet's route table above Azure's system routes for the site's VNet."""
-        key = (id_key(table.id), site.virtual_network)
+        key = (id_key(table.id), site.vnet_and_peers)
         compiled = self._route_tables.get(key)
         if compiled is None:
-            peered = site.virtual_network - site.vnet_addresses
+            peered = site.vnet_and_peers - site.vnet_addresses
             compiled = compile_route_table(table.raw, self.tags, site.vnet_addresses, peered or None)
             self._route_tables[key] = compiled
         return compiled
@@ -624,9 +693,16 @@ class FlowContext:
         return TagUse(restricted, Endpoint.of_tag(restricted), len(resolved.prefixes) - len(restricted.prefixes))
 
     def public_clients(self, site: FlowSite) -> tuple[Endpoint, list[TagUse]] | Unknown:
-        """`Internet` next to the site's VNet (everything outside VirtualNetwork and
-        AzureLoadBalancer) minus every prefix of the global AzureMachineLearning and
-        BatchNodeManagement tags, in the subnet's families."""
+        """The catalog's public clients of the site, in the subnet's families: globally reachable
+        addresses (``ipaddress`` ``is_global``) outside the VNet's own networks and outside every
+        prefix of the global AzureMachineLearning and BatchNodeManagement tags.
+
+        Also outside 168.63.129.16 (AzureLoadBalancer), where the catalog is silent: the
+        platform's virtual address is Azure's own (like the service tags, "the service's own
+        addresses are not the public"), no client on the internet can send from it, and the
+        catalog's `Internet` leaves it out too."""
+        if isinstance(site.tags, Unknown):
+            return site.tags
         excluded: list[TagUse] = []
         for tag in SERVICE_TAGS_NOT_PUBLIC:
             use = self.global_tag(tag, (4, 6))
@@ -634,29 +710,33 @@ class FlowContext:
                 return use
             excluded.append(use)
         if self._public_everywhere is None:
-            # Every address but AzureLoadBalancer and the service tags, once per estate: each
-            # VNet then only cuts its own few ranges out (the tags hold ~800 ranges).
-            addresses = internet_addresses(AddressSet())
+            # Every globally reachable address but AzureLoadBalancer and the service tags, once per
+            # estate: each VNet then only cuts its own networks out (the tags hold ~800 ranges).
+            addresses = globally_reachable() - AZURE_LOAD_BALANCER
             for use in excluded:
                 addresses = addresses - use.tag.addresses
             self._public_everywhere = addresses
-        key = (site.virtual_network, site.families)
+        own = site.tags.own.addresses
+        key = (own, site.families)
         cached = self._public_clients.get(key)
         if cached is None:
-            cached = Endpoint(restrict(self._public_everywhere - site.virtual_network, site.families),
-                              PUBLIC_CLIENTS_LABEL)
+            cached = Endpoint(restrict(self._public_everywhere - own, site.families), PUBLIC_CLIENTS_LABEL)
             self._public_clients[key] = cached
         return cached, excluded
 
-    def internet(self, site: FlowSite) -> Endpoint:
-        """`Internet` next to the site's VNet (everything outside VirtualNetwork and
-        AzureLoadBalancer) in the subnet's families: a superset of the public clients that needs
-        no service-tag data, for verdicts the service's own addresses cannot change."""
-        key = (site.virtual_network, site.families)
-        cached = self._internet.get(key)
+    def public_superset(self, site: FlowSite) -> Endpoint | Unknown:
+        """Globally reachable addresses outside the own networks and 168.63.129.16, in the subnet's
+        families: the public clients plus the service's own addresses. It needs no service-tag
+        data, for verdicts those addresses cannot change."""
+        if isinstance(site.tags, Unknown):
+            return site.tags
+        own = site.tags.own.addresses
+        key = (own, site.families)
+        cached = self._public_superset.get(key)
         if cached is None:
-            cached = Endpoint(restrict(internet_addresses(site.virtual_network), site.families), INTERNET_LABEL)
-            self._internet[key] = cached
+            cached = Endpoint(restrict(globally_reachable() - AZURE_LOAD_BALANCER - own, site.families),
+                              PUBLIC_SUPERSET_LABEL)
+            self._public_superset[key] = cached
         return cached
 
     # -- asking -------------------------------------------------------------------------------
@@ -666,7 +746,7 @@ class FlowContext:
         evaluation; a second (ANY_ALLOWED) only when unreadable data touched the first and it
         left part of the side out."""
         try:
-            strict = evaluate_chain(flow, levels, Question.ALL_ALLOWED)
+            strict = self._evaluate(flow, levels, Question.ALL_ALLOWED)
         except EmptyFlowError as problem:
             return Unknown(f"the flow holds no packet: {problem}")
         whole = _side_in_flow(flow, side)
@@ -680,7 +760,7 @@ class FlowContext:
         strict_answer = FlowAnswer(Question.ALL_ALLOWED, None, strict, lean=lean)
         if certain == whole:
             return SideAnswer(side, whole, certain, whole, strict_answer)
-        lenient = evaluate_chain(flow, levels, Question.ANY_ALLOWED)
+        lenient = self._evaluate(flow, levels, Question.ANY_ALLOWED)
         return SideAnswer(side, whole, certain, fully_allowed_addresses(lenient, side), strict_answer,
                           FlowAnswer(Question.ANY_ALLOWED, None, lenient, lean=lean))
 
@@ -706,10 +786,31 @@ class FlowContext:
         answer = self._ask(flow, levels, question)
         return replace(answer, lean=True) if lean and isinstance(answer, FlowAnswer) else answer
 
-    @staticmethod
-    def _ask(flow: FlowClass, levels: Levels, question: Question) -> FlowAnswer | Unknown:
+    def _evaluate(self, flow: FlowClass, levels: Levels, question: Question) -> FlowVerdict:
+        """Every evaluation of the flow checks goes through here, so that a check judging a subnet
+        under the first reading of `Internet` learns whether the second could differ."""
+        verdict = evaluate_chain(flow, levels, question)
+        watch = self._watch
+        if watch is not None and not watch.depends and depends_on_internet(verdict, levels, watch.addresses):
+            watch.depends = True
+        return verdict
+
+    def watching(self, addresses: AddressSet, action: Callable[[], T]) -> tuple[T, bool]:
+        """`action()`, and whether any evaluation in it could change if `Internet` gained or lost
+        `addresses` (the route prefixes outside the own networks: what the two readings differ by)."""
+        outer, watch = self._watch, _ReadingWatch(addresses)
+        self._watch = watch
         try:
-            primary = evaluate_chain(flow, levels, question)
+            result = action()
+        finally:
+            self._watch = outer
+        if outer is not None and watch.depends:
+            outer.depends = True
+        return result, watch.depends
+
+    def _ask(self, flow: FlowClass, levels: Levels, question: Question) -> FlowAnswer | Unknown:
+        try:
+            primary = self._evaluate(flow, levels, question)
         except EmptyFlowError as problem:
             return Unknown(f"the flow holds no packet: {problem}")
         asks_all = question is Question.ALL_ALLOWED
@@ -721,16 +822,22 @@ class FlowContext:
         if asks_all:
             if primary.all_allowed:
                 return FlowAnswer(question, True, primary)
-            lenient = evaluate_chain(flow, levels, Question.ANY_ALLOWED)
+            lenient = self._evaluate(flow, levels, Question.ANY_ALLOWED)
             if not lenient.all_allowed:
                 return FlowAnswer(question, False, lenient)
             return FlowAnswer(question, None, primary)
         if not primary.any_allowed:
             return FlowAnswer(question, False, primary)
-        strict = evaluate_chain(flow, levels, Question.ALL_ALLOWED)
+        strict = self._evaluate(flow, levels, Question.ALL_ALLOWED)
         if strict.any_allowed:
             return FlowAnswer(question, True, strict)
         return FlowAnswer(question, None, primary)
+
+
+@dataclass(slots=True)
+class _ReadingWatch:
+    addresses: AddressSet
+    depends: bool = False
 
 
 def inbound(src: Endpoint, dst: Endpoint, protocols: ProtocolSet, dst_ports: PortSet) -> FlowClass:
@@ -739,6 +846,91 @@ def inbound(src: Endpoint, dst: Endpoint, protocols: ProtocolSet, dst_ports: Por
 
 def outbound(src: Endpoint, dst: Endpoint, protocols: ProtocolSet, dst_ports: PortSet) -> FlowClass:
     return FlowClass(Direction.OUTBOUND, protocols, src, ALL_PORTS, dst, dst_ports)
+
+
+WELL_KNOWN_ADDRESS = "8.8.8.8"  # the example address evidence names when a set holds it
+
+
+def _example_in_boxes(boxes: Sequence[Any], position: int, within: AddressSet) -> str | None:
+    """An address of side `position` of the boxes that lies in `within` (8.8.8.8 when it is one), or
+    None. Box by box: the union of a part's sides can be the ~600 ranges of the public clients."""
+    well_known = parse_address(WELL_KNOWN_ADDRESS)[1]
+    first: str | None = None
+    for box in boxes:
+        family: Family = 4 if box[0] == 0 else 6
+        found = intervals.intersect(box[position], within.family_set(family))
+        if not found:
+            continue
+        if family == 4 and intervals.contains(found, well_known):
+            return WELL_KNOWN_ADDRESS
+        if first is None:
+            first = format_address(*_ordinary_member(AddressSet(found, ()) if family == 4 else AddressSet((), found)))
+    return first
+
+
+def virtual_network_words(site: FlowSite, levels: Levels, verdict: FlowVerdict, what: str) -> str:
+    """Why a rule naming `VirtualNetwork` lets in (or out) an address the VNet does not own, when a
+    route put it there: "route default (0.0.0.0/0) in rt-hub puts every address in VirtualNetwork,
+    so AllowVnetInBound (65000) admits SSH from 8.8.8.8". Empty when no allowed part is let through
+    that way. `what` names the traffic ("SSH", "TCP 443")."""
+    tags = site.tags
+    if isinstance(tags, Unknown) or not tags.routes:
+        return ""
+    route_only = tags.tags.virtual_network - tags.own.addresses
+    if not route_only:
+        return ""
+    direction = verdict.flow.direction
+    inbound_flow = direction is Direction.INBOUND
+    side = "source" if inbound_flow else "destination"
+    for part in verdict.allowed_parts:
+        for (_, nsg), ref in zip(levels, part.deciders):
+            if nsg is None or ref.kind != "rule":
+                continue
+            properties = nsg.rule_properties(direction, ref)
+            if properties is None or not names_tag(properties, side, "VirtualNetwork"):
+                continue
+            example = _example_in_boxes(part.region.boxes, 5 if inbound_flow else 4, route_only)
+            if example is None:
+                continue
+            source = tags.source_of(AddressSet.parse(example))
+            if source is None:
+                continue
+            verb = f"admits {what} from" if inbound_flow else f"lets {what} out to"
+            return f"{source.puts()}, so {ref.rule_name} ({ref.priority}) {verb} {example}"
+    return ""
+
+
+def own_network_words(site: FlowSite, verdict: FlowVerdict, what: str) -> str:
+    """Why addresses the flow lets in are not public clients, when they are the VNet's peers' or
+    on-premises spaces: "TCP 22 is allowed from 84.17.32.0/24, but 84.17.32.0/24 is on-premises space
+    of lng-branch, connected to vpngw-hub by cn-branch (IPsec), so it is VirtualNetwork, not a public
+    client". `verdict` asks the flow from those spaces; empty when nothing of it is allowed."""
+    tags = site.tags
+    if isinstance(tags, Unknown) or not verdict.any_allowed:
+        return ""
+    allowed = verdict.allowed.src if verdict.flow.direction is Direction.INBOUND else verdict.allowed.dst
+    reasons = [source.puts(source.addresses & allowed) for source in tags.own.beyond_vnet()
+               if source.addresses.overlaps(allowed)]
+    if not reasons:
+        return ""
+    cidrs = allowed.to_cidrs()
+    shown = ", ".join(cidrs[:3]) + (" and more" if len(cidrs) > 3 else "")
+    return f"{what} is allowed from {shown}, but {'; '.join(reasons)}, not a public client"
+
+
+def beyond_vnet_public(site: FlowSite) -> AddressSet:
+    """Globally reachable addresses of the own networks outside the VNet's address space (a peer's
+    public space, a VPN site's public block), in the subnet's families: addresses a reader might
+    take for public clients."""
+    tags = site.tags
+    if isinstance(tags, Unknown):
+        return AddressSet()
+    beyond = AddressSet()
+    for source in tags.own.beyond_vnet():
+        beyond = beyond | source.addresses
+    if not beyond:
+        return beyond
+    return restrict((beyond - site.vnet_addresses) & globally_reachable(), site.families)
 
 
 def route_evidence(verdict: RouteVerdict, detailed: bool) -> dict[str, Any]:

@@ -30,6 +30,18 @@ BatchNodeManagement.northeurope"). Where a row names a tag without a region
 addresses of one family only is judged on that family's prefixes. A verdict that rests on a
 rule naming application security groups says which worst case it assumed.
 
+`VirtualNetwork` and `Internet` in the rules of a subnet and of the NICs in it (catalog, "Service
+tags in rules"): `VirtualNetwork` is the VNet's own networks (its space, its peers' spaces, the
+on-premises spaces of site-to-site connections of a gateway in its GatewaySubnet or in a peer it uses
+through useRemoteGateways) plus the prefixes of the subnet's user routes; `Internet` is every address
+outside `VirtualNetwork` and 168.63.129.16. Where the route prefixes reach outside the own networks,
+every row is judged under both readings of `Internet` (with and without the route prefixes), the
+worse verdict is reported and the message names the reading that decided; the second reading is
+only judged when some evaluation could come out otherwise (see `amlaudit.auditor.readings`). A gateway,
+connection list, local network gateway, peer or route table that cannot be read makes these rows
+`error` (the tag is unknown); BGP-learned prefixes are not in Resource Manager, and the evidence says
+so where a gateway or connection has BGP enabled.
+
 Evidence: where the flow was judged (subnet, prefixes, region, NSG ids), the service-tag
 entry used and its prefix count, then for a pass the deciding rules in words
 (`decided_by`), for a fail or an error the engine's full account under `flow` (each part
@@ -47,8 +59,8 @@ from amlaudit.auditor.check import Settings, Verdict, check, error, failed, not_
 from amlaudit.auditor.flowwords import LEAN_CIDRS, address_sketch
 from amlaudit.auditor.flowquery import (
     ALL_PORTS,
-    INTERNET_LABEL,
     NIC,
+    PUBLIC_SUPERSET_LABEL,
     SUBNET,
     TCP,
     TCP_AND_UDP,
@@ -61,16 +73,21 @@ from amlaudit.auditor.flowquery import (
     SideAnswer,
     TagUse,
     Unknown,
+    beyond_vnet_public,
     family_words,
     flow_context,
     inbound,
     outbound,
+    own_network_words,
     route_evidence,
+    virtual_network_words,
 )
 from amlaudit.auditor.graph.estate import Estate
 from amlaudit.auditor.graph.model import Compute, Gap, NetworkInterface
 from amlaudit.auditor.ids import id_key
-from amlaudit.auditor.netpolicy import AddressSet, CompiledNsg, PortSet, Question, RouteVerdict, describe
+from amlaudit.auditor.netpolicy import AddressSet, CompiledNsg, Endpoint, PortSet, Question, RouteVerdict, describe
+from amlaudit.auditor.readings import judged_both_ways
+from amlaudit.auditor.vnettags import SubnetTags
 from amlaudit.auditor.subjects import aks_computes, aml_computes, unlisted_compute_errors
 
 BATCH_PORTS = PortSet.parse("29876-29877")
@@ -210,7 +227,7 @@ def _judged_per_subnet(ctx: FlowContext, memo: AnswerMemo[Verdict], compute: Com
     site = ctx.locate(compute)
     if not isinstance(site, FlowSite):
         return site.verdict(compute)
-    return _for(compute, memo.get((id_key(site.subnet.id),), lambda: judge(site)))
+    return _for(compute, memo.get((id_key(site.subnet.id),), lambda: judged_both_ways(ctx, site, judge)))
 
 
 def _tag_into_subnet(ctx: FlowContext, site: FlowSite, tag: str, ports: PortSet, nic_nsgs: str) -> Verdict:
@@ -282,7 +299,7 @@ def _outbound_verdict(ctx: FlowContext, memo: AnswerMemo[Verdict], compute: Comp
         key: tuple[Any, ...] = (id_key(site.subnet.id), id_key(nic.id) if nic is not None else "")
     else:
         key = (id_key(site.subnet.id),)
-    return _for(compute, memo.get(key, lambda: judge(ctx, site)))
+    return _for(compute, memo.get(key, lambda: judged_both_ways(ctx, site, lambda under: judge(ctx, under))))
 
 
 def _outbound_path(ctx: FlowContext, site: FlowSite, evidence: dict[str, Any]) -> Levels | Unknown:
@@ -407,8 +424,8 @@ def _outbound_internet(ctx: FlowContext, site: FlowSite) -> Verdict:
     subject="AmlCompute compute",
     applies="the compute subnet has an NSG",
     passes=(
-        "inbound TCP 22 from public clients (Internet addresses outside the global AzureMachineLearning and "
-        "BatchNodeManagement tags) to the compute subnet is allowed for none of them, unless "
+        "inbound TCP 22 to the compute subnet is allowed from no public client (a globally reachable address outside "
+        "the VNet's own networks and the global AzureMachineLearning and BatchNodeManagement tags), unless "
         "remoteLoginPortPublicAccess is Enabled"
     ),
     source=_REQUIRED_PORTS,
@@ -419,9 +436,11 @@ def _outbound_internet(ctx: FlowContext, site: FlowSite) -> Verdict:
     ),
     remediation=(
         "Remove the inbound rule that allows TCP 22 from the internet (or narrow its source to the addresses that "
-        "need it): az network nsg rule delete -g RG --nsg-name NSG -n RULE; or, if SSH on the public IP is wanted, "
-        "create the cluster with SSH access enabled (studio: Compute clusters -> New -> Advanced settings -> Enable SSH "
-        "access; compute YAML ssh_public_access_enabled: true), which sets remoteLoginPortPublicAccess to Enabled."
+        "need it): az network nsg rule delete -g RG --nsg-name NSG -n RULE; where a user route (a 0.0.0.0/0 forced-"
+        "tunnelling route, say) puts the internet in VirtualNetwork, add a rule that denies TCP 22 from everything "
+        "but your own networks above AllowVnetInBound; or, if SSH on the public IP is wanted, create the cluster with "
+        "SSH access enabled (studio: Compute clusters -> New -> Advanced settings -> Enable SSH access; compute YAML "
+        "ssh_public_access_enabled: true), which sets remoteLoginPortPublicAccess to Enabled."
     ),
 )
 def compute_remote_login(estate: Estate, settings: Settings) -> Iterator[Verdict]:
@@ -434,15 +453,24 @@ def compute_remote_login(estate: Estate, settings: Settings) -> Iterator[Verdict
     the snapshot). `remoteLoginPortPublicAccess` compares case-insensitively; `NotSpecified`
     is not a request for public SSH.
 
+    Public clients are globally reachable (``ipaddress`` ``is_global``: not RFC 1918, not
+    100.64.0.0/10, not a documentation range), outside the VNet's own networks (its space, its
+    peers', the on-premises spaces of its site-to-site connections) and outside the global
+    AzureMachineLearning and BatchNodeManagement prefixes. So SSH allowed from 10.0.0.0/8 or from
+    a VPN site's public block passes; the message says which own network a public-looking
+    block belongs to. Where the catalog is silent: 168.63.129.16 (AzureLoadBalancer, the
+    platform's virtual address) is not a public client either.
+
+    `VirtualNetwork` in the rules holds the subnet's user-route prefixes: a 0.0.0.0/0
+    forced-tunnelling route makes AllowVnetInBound admit every source, so SSH is open unless a
+    rule denies it; the message names the route. Under routes `Internet` is read both ways and
+    the worse verdict is reported (see :mod:`amlaudit.auditor.readings`).
+
     Without service-tag data (or without the global AzureMachineLearning and
     BatchNodeManagement entries) the public clients cannot be told from the service's own
-    addresses, but they are Internet addresses: when TCP 22 is allowed from no Internet
-    address at all the check passes (the tags were not needed); otherwise it is `error`.
-
-    Private ranges outside the VNet and its peers (an on-premises network behind a gateway)
-    count as public clients: the catalog's `Internet` is everything outside VirtualNetwork
-    and AzureLoadBalancer, and the snapshot does not hold the on-premises spaces Azure's own
-    VirtualNetwork tag would add.
+    addresses, but they are globally reachable addresses outside the own networks: when TCP 22
+    is allowed from none of those the check passes (the tags were not needed); otherwise it is
+    `error`.
     """
     yield from unlisted_compute_errors(estate, "its AmlCompute clusters")
     ctx, memo = flow_context(estate), AnswerMemo[Verdict]()
@@ -461,7 +489,8 @@ def _remote_login_verdict(ctx: FlowContext, memo: AnswerMemo[Verdict], compute: 
     if isinstance(access, str) and access.strip().lower() == "enabled":
         return passed(compute, "remoteLoginPortPublicAccess is Enabled: public SSH to the nodes was requested, so TCP 22 "
                                "open to public clients is intended", **site.evidence(), **extra)
-    template = memo.get((id_key(site.subnet.id),), lambda: _remote_login(ctx, site))
+    template = memo.get((id_key(site.subnet.id),), lambda: judged_both_ways(ctx, site,
+                                                                               lambda under: _remote_login(ctx, under)))
     return _for(compute, template, **extra)
 
 
@@ -470,42 +499,63 @@ def _remote_login(ctx: FlowContext, site: FlowSite) -> Verdict:
     nsg = ctx.subnet_nsg(site)
     if isinstance(nsg, Unknown):
         return nsg.verdict("", **evidence)
+    levels: Levels = [(SUBNET, nsg)]
     public = ctx.public_clients(site)
     if isinstance(public, Unknown):
-        return _remote_login_from_internet(ctx, site, nsg, public, evidence)
+        return _remote_login_without_tags(ctx, site, levels, public, evidence)
     clients, excluded = public
     evidence["public_clients"] = _public_clients_evidence(site, excluded)
-    answer = ctx.ask(inbound(clients, site.subnet_endpoint, TCP, SSH_PORT), [(SUBNET, nsg)], Question.ANY_ALLOWED,
-                     lean=True)
+    answer = ctx.ask(inbound(clients, site.subnet_endpoint, TCP, SSH_PORT), levels, Question.ANY_ALLOWED, lean=True)
     if isinstance(answer, Unknown):
         return answer.verdict("", **evidence)
     if answer.answer is False:
-        return passed("", f"no public client can reach TCP 22: {answer.summary}", **evidence,
-                      **answer.evidence(detailed=False))
+        return passed("", f"no public client can reach TCP 22: {answer.summary}{_not_public(ctx, site, levels)}",
+                      **evidence, **answer.evidence(detailed=False))
     if answer.answer is True:
-        return failed("", f"TCP 22 is open to public clients although remote login was not requested: {answer.summary}",
-                      **evidence, **answer.evidence(detailed=True))
+        why = virtual_network_words(site, levels, answer.verdict, "SSH")
+        return failed("", f"TCP 22 is open to public clients although remote login was not requested: "
+                          f"{why + '; ' if why else ''}{answer.summary}", **evidence, **answer.evidence(detailed=True))
     return _unreadable(answer, evidence)
 
 
-def _remote_login_from_internet(ctx: FlowContext, site: FlowSite, nsg: CompiledNsg | None, no_tags: Unknown,
-                                evidence: dict[str, Any]) -> Verdict:
-    """Remote login judged on `Internet`, a superset of the public clients, when the tags that
-    narrow it are missing: nothing allowed from it passes; anything else is unknown."""
+def _not_public(ctx: FlowContext, site: FlowSite, levels: Levels, port: PortSet = SSH_PORT,
+                question: Question = Question.ANY_ALLOWED) -> str:
+    """"; TCP 22 is allowed from 84.17.32.0/24, but 84.17.32.0/24 is on-premises space of lng-branch, ...
+    not a public client", when the VNet's peers or VPN sites hold globally reachable addresses the
+    flow lets in (else ""): they look public but are own networks."""
+    beyond = beyond_vnet_public(site)
+    if not beyond:
+        return ""
+    answer = ctx.ask(inbound(Endpoint(beyond, "own networks beyond the VNet"), site.subnet_endpoint, TCP, port),
+                     levels, question, lean=True)
+    if not isinstance(answer, FlowAnswer):
+        return ""
+    words = own_network_words(site, answer.verdict, f"TCP {','.join(port.to_strings())}")
+    return f"; {words}" if words else ""
+
+
+def _remote_login_without_tags(ctx: FlowContext, site: FlowSite, levels: Levels, no_tags: Unknown,
+                               evidence: dict[str, Any]) -> Verdict:
+    """Remote login judged on the globally reachable addresses outside the own networks, a superset of
+    the public clients, when the tags that narrow it are missing: nothing allowed from it passes;
+    anything else is unknown."""
     reason = _reason_text(no_tags)
+    superset = ctx.public_superset(site)
+    if isinstance(superset, Unknown):
+        return superset.verdict("", **evidence)
     evidence.update(public_clients={"families": family_words(site.families), "not_determined": reason,
-                                    "judged_on": INTERNET_LABEL})
-    answer = ctx.ask(inbound(ctx.internet(site), site.subnet_endpoint, TCP, SSH_PORT), [(SUBNET, nsg)],
-                     Question.ANY_ALLOWED, lean=True)
+                                    "judged_on": PUBLIC_SUPERSET_LABEL})
+    answer = ctx.ask(inbound(superset, site.subnet_endpoint, TCP, SSH_PORT), levels, Question.ANY_ALLOWED, lean=True)
     if isinstance(answer, Unknown):
         return answer.verdict("", **evidence)
     if answer.answer is False:
-        return passed("", f"no Internet address can reach TCP 22, so no public client can ({answer.summary}); the "
-                          f"service tags that set the public clients apart were not needed ({reason})", **evidence,
-                      **answer.evidence(detailed=False))
-    exposure = "is open to some Internet addresses" if answer.answer else "may be open to some Internet addresses"
-    return error("", f"public clients cannot be determined: {reason}; and TCP 22 {exposure} ({answer.summary}), which "
-                     "may or may not be the service's own", **evidence, **answer.evidence(detailed=True))
+        return passed("", f"no globally reachable address outside the own networks can reach TCP 22, so no public "
+                          f"client can ({answer.summary}); the service tags that set the public clients apart were "
+                          f"not needed ({reason})", **evidence, **answer.evidence(detailed=False))
+    exposure = "is open to some" if answer.answer else "may be open to some"
+    return error("", f"public clients cannot be determined: {reason}; and TCP 22 {exposure} globally reachable "
+                     f"addresses ({answer.summary}), which may or may not be the service's own", **evidence,
+                 **answer.evidence(detailed=True))
 
 
 def _reason_text(unknown: Unknown) -> str:
@@ -513,9 +563,17 @@ def _reason_text(unknown: Unknown) -> str:
 
 
 def _public_clients_evidence(site: FlowSite, excluded: list[TagUse]) -> dict[str, Any]:
-    """Public clients: Internet addresses outside the service's own (the global tags named)."""
-    return {"families": family_words(site.families),
-            "excluded_service_tags": [f"{use.tag.name} ({len(use.tag.prefixes)} prefixes)" for use in excluded]}
+    """Public clients: globally reachable addresses outside the own networks and the service's own (the
+    global tags named). The own networks are listed when they reach beyond the VNet's address space."""
+    found: dict[str, Any] = {
+        "families": family_words(site.families),
+        "definition": "globally reachable (ipaddress is_global), outside the own networks, 168.63.129.16 and the "
+                      "global service tags below",
+        "excluded_service_tags": [f"{use.tag.name} ({len(use.tag.prefixes)} prefixes)" for use in excluded]}
+    tags = site.tags
+    if isinstance(tags, SubnetTags) and tags.own.beyond_vnet():
+        found["own_networks"] = [source.to_json() for source in tags.own.sources]
+    return found
 
 
 # -- compute-forced-tunneling ----------------------------------------------------------------
@@ -549,7 +607,11 @@ def compute_forced_tunneling(estate: Estate, settings: Settings) -> Iterator[Ver
     """Azure's selection: the longest prefix wins, a user route beats a system route of the same
     length; beneath the user routes lie the system routes (the VNet's space, peered spaces,
     the private ranges, 0.0.0.0/0 -> Internet). BGP-learned routes (a default route advertised
-    over ExpressRoute or VPN) are not in ARM data and are not modelled. A route the engine
+    over ExpressRoute or VPN) are not in ARM data and are not modelled; nor are the routes a VPN
+    gateway adds for its local network gateways' spaces (next hop VirtualNetworkGateway): where
+    the catalog is silent, this row reads the route table and the default system routes only, as
+    it words it. Unlike the NSG rows it does not need the own networks, so an unreadable gateway
+    or connection leaves it judged. A route the engine
     cannot read (unknown tag, no next hop) may be the more specific one, so it makes the
     verdict `error` rather than a pass or a fail. The Batch prefixes are chosen as for
     compute-batch-inbound (the entry named `BatchNodeManagement.<region>`, else the global tag).
@@ -657,6 +719,11 @@ def _ssh_verdict(ctx: FlowContext, compute: Compute) -> Verdict:
     site = ctx.locate(compute)
     if not isinstance(site, FlowSite):
         return site.verdict(compute)
+    return judged_both_ways(ctx, site, lambda under: _ssh(ctx, under))
+
+
+def _ssh(ctx: FlowContext, site: FlowSite) -> Verdict:
+    compute = site.compute
     evidence: dict[str, Any] = {**site.evidence(), "private_ip": compute.private_ip}
     machine = ctx.machine(site)
     if isinstance(machine, Unknown):
@@ -789,9 +856,17 @@ def aks_scoring_inbound(estate: Estate, settings: Settings) -> Iterator[Verdict]
     Contrast compute-remote-login, which fails on ANY packet from a public client reaching
     port 22 (one exposed host is an exposure). `sslConfiguration.status` compares
     case-insensitively; a compute without `sslConfiguration` serves over HTTP (80); a status
-    other than Enabled, Auto or Disabled is `error`. Without the service-tag data that sets
-    public clients apart, `Internet` (a superset) is asked: if no Internet address gets the
-    whole flow the check fails; otherwise it is `error`.
+    other than Enabled, Auto or Disabled is `error`.
+
+    Public clients as for compute-remote-login: globally reachable addresses outside the VNet's
+    own networks and the global AzureMachineLearning and BatchNodeManagement prefixes (and, where
+    the catalog is silent, 168.63.129.16). An allow from a private range or from a VPN site's
+    public block therefore lets no public client in; the message says which own network such a
+    block is. Under user routes `Internet` is read both ways, the worse verdict reported: with a
+    0.0.0.0/0 route, "allow Internet" matches nothing when `Internet` excludes the route prefixes.
+    Without the service-tag data that sets public clients apart, the globally reachable
+    addresses outside the own networks (a superset) are asked: if none of them gets the whole
+    flow the check fails; otherwise it is `error`.
     """
     yield from unlisted_compute_errors(estate, "its AKS computes")
     ctx, memo = flow_context(estate), AnswerMemo[Verdict]()
@@ -820,7 +895,7 @@ def _scoring_verdict(ctx: FlowContext, memo: AnswerMemo[Verdict], compute: Compu
         return port.verdict(compute, **site.evidence())
     number, status = port
     template = memo.get((id_key(site.subnet.id), number),
-                            lambda: _scoring(ctx, site, number))
+                        lambda: judged_both_ways(ctx, site, lambda under: _scoring(ctx, under, number)))
     return _for(compute, template, ssl_status=status, scoring_port=number)
 
 
@@ -829,12 +904,13 @@ def _scoring(ctx: FlowContext, site: FlowSite, port: int) -> Verdict:
     nsg = ctx.subnet_nsg(site)
     if isinstance(nsg, Unknown):
         return nsg.verdict("", **evidence)
+    levels: Levels = [(SUBNET, nsg)]
     public = ctx.public_clients(site)
     if isinstance(public, Unknown):
-        return _scoring_from_internet(ctx, site, nsg, port, public, evidence)
+        return _scoring_without_tags(ctx, site, levels, port, public, evidence)
     clients, excluded = public
     evidence["public_clients"] = _public_clients_evidence(site, excluded)
-    answer = ctx.fully_allowed(inbound(clients, site.subnet_endpoint, TCP, PortSet.of(port)), [(SUBNET, nsg)],
+    answer = ctx.fully_allowed(inbound(clients, site.subnet_endpoint, TCP, PortSet.of(port)), levels,
                                Side.SOURCE, lean=True)
     if isinstance(answer, Unknown):
         return answer.verdict("", **evidence)
@@ -842,36 +918,43 @@ def _scoring(ctx: FlowContext, site: FlowSite, port: int) -> Verdict:
     found = answer.witness()
     if found is not None:
         client, allowed_by, packet = found
-        return passed("", f"public client {client} can reach {reach}: allowed by {'; '.join(allowed_by)}; e.g. {packet}",
+        why = virtual_network_words(site, levels, answer.strict.verdict, f"TCP {port}")
+        return passed("", f"public client {client} can reach {reach}: allowed by {'; '.join(allowed_by)}; e.g. {packet}"
+                          + (f"; {why}" if why else ""),
                       **evidence, witness_client=client, allowed_by=allowed_by, witness=packet,
                       fully_allowed_clients=_clients_sketch(answer.certain), **_assumed(answer))
     if not answer.possible:
         proof = answer.proof_of_none
         return failed("", f"no public client can reach {reach} (a flow only partly allowed is not allowed): "
-                          f"{proof.summary}", **evidence, **proof.evidence(detailed=True))
+                          f"{proof.summary}{_not_public(ctx, site, levels, PortSet.of(port))}", **evidence,
+                      **proof.evidence(detailed=True))
     return error("", f"the NSG data cannot be fully read ({answer.unreadable}); whether any public client can reach "
                      f"{reach} depends on it: {answer.strict.summary}", **evidence,
                  **answer.strict.evidence(detailed=True))
 
 
-def _scoring_from_internet(ctx: FlowContext, site: FlowSite, nsg: CompiledNsg | None, port: int, no_tags: Unknown,
-                           evidence: dict[str, Any]) -> Verdict:
-    """The scoring flow judged from `Internet`, a superset of the public clients, when the tags
-    that narrow it are missing: no Internet address getting the whole flow fails; else unknown."""
+def _scoring_without_tags(ctx: FlowContext, site: FlowSite, levels: Levels, port: int, no_tags: Unknown,
+                          evidence: dict[str, Any]) -> Verdict:
+    """The scoring flow judged from the globally reachable addresses outside the own networks, a
+    superset of the public clients, when the tags that narrow it are missing: none of them getting
+    the whole flow fails; else unknown."""
     reason = _reason_text(no_tags)
+    superset = ctx.public_superset(site)
+    if isinstance(superset, Unknown):
+        return superset.verdict("", **evidence)
     evidence.update(public_clients={"families": family_words(site.families), "not_determined": reason,
-                                    "judged_on": INTERNET_LABEL})
-    answer = ctx.fully_allowed(inbound(ctx.internet(site), site.subnet_endpoint, TCP, PortSet.of(port)),
-                               [(SUBNET, nsg)], Side.SOURCE, lean=True)
+                                    "judged_on": PUBLIC_SUPERSET_LABEL})
+    answer = ctx.fully_allowed(inbound(superset, site.subnet_endpoint, TCP, PortSet.of(port)), levels, Side.SOURCE,
+                               lean=True)
     if isinstance(answer, Unknown):
         return answer.verdict("", **evidence)
     reach = f"every address of the AKS subnet {site.subnet_endpoint.label} on the scoring port TCP {port}"
     if not answer.possible:
         proof = answer.proof_of_none
-        return failed("", f"no Internet address can reach {reach}, so no public client can ({proof.summary}); the "
-                          f"service tags that set the public clients apart were not needed ({reason})", **evidence,
-                      **proof.evidence(detailed=True))
-    return error("", f"public clients cannot be determined: {reason}; some Internet addresses "
+        return failed("", f"no globally reachable address outside the own networks can reach {reach}, so no public "
+                          f"client can ({proof.summary}); the service tags that set the public clients apart were not "
+                          f"needed ({reason})", **evidence, **proof.evidence(detailed=True))
+    return error("", f"public clients cannot be determined: {reason}; some globally reachable addresses "
                      f"{'can' if answer.certain else 'may'} reach {reach} ({_sketch_words(answer)}), and whether any of "
                      "them is a public client rather than the service's own address needs those tags", **evidence,
                  fully_allowed_internet=_clients_sketch(answer.possible), **answer.strict.evidence(detailed=True))

@@ -21,6 +21,7 @@ from amlaudit.auditor.cli import main
 from amlaudit.auditor.findings import AuditResult
 from amlaudit.auditor.pipeline import audit_snapshot
 from amlaudit.auditor.snapshot import parse_snapshot
+from amlaudit.reports.json_report import JsonReporter
 
 DATA = Path(__file__).resolve().parent / "data" / "baselines"
 OLD_FINDINGS = DATA / "findings-0.1.0-demo.json"  # written by amlaudit 0.1.0, before waivers and baselines
@@ -57,6 +58,18 @@ def _demo_result() -> AuditResult:
 def demo_result() -> AuditResult:
     """The demo's audit result (computed once; stages return new results, never change this one)."""
     return _demo_result()
+
+
+def current_findings() -> dict[str, Any]:
+    """The demo's findings.json as this version writes it: "yesterday" for tests in which nothing
+    changed between two runs but what the test itself changes. (`old_findings()` is the same
+    estate as amlaudit 0.1.0 judged it, before issue 7 corrected the catalog.)"""
+    document: dict[str, Any] = json.loads(JsonReporter().render(demo_result()))
+    return document
+
+
+def current_findings_file(folder: Path) -> Path:
+    return write_json(folder / "yesterday-findings.json", current_findings())
 
 
 def old_findings() -> dict[str, Any]:

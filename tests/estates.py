@@ -187,6 +187,74 @@ class EstateBuilder:
             },
         })
 
+    # -- gateways (shapes of the REST examples VirtualNetworkGatewayGet, LocalNetworkGatewayGet and
+    # VirtualNetworkGatewayConnectionGet, api-version 2024-03-01) ---------------------------------
+
+    def vnet_gateway(self, vnet: dict[str, Any], name: str = "vpngw-hub", gateway_prefix: str = "10.0.255.0/27",
+                     enable_bgp: bool = False, gateway_type: str = "Vpn", rg: str = NET_RG) -> dict[str, Any]:
+        """A virtual network gateway in the VNet's GatewaySubnet (created with the given prefix when the
+        VNet has none); the subnet's ipConfigurations name the gateway's, as a VNet GET returns them."""
+        gateway_id = rid("Microsoft.Network/virtualNetworkGateways", name, rg, self.subscription)
+        subnet = next((s for s in vnet["properties"]["subnets"] if s["name"] == "GatewaySubnet"), None)
+        if subnet is None:
+            subnet = self.subnet(vnet, "GatewaySubnet", gateway_prefix)
+        subnet["properties"].setdefault("ipConfigurations", []).append({"id": f"{gateway_id}/ipConfigurations/default"})
+        return self._add({
+            "name": name, "id": gateway_id, "etag": 'W/"1"', "type": "Microsoft.Network/virtualNetworkGateways",
+            "location": vnet["location"],
+            "properties": {
+                "provisioningState": "Succeeded", "resourceGuid": "00000000-0000-0000-0000-0000000000a1",
+                "ipConfigurations": [{
+                    "name": "default", "id": f"{gateway_id}/ipConfigurations/default", "etag": 'W/"1"',
+                    "properties": {"provisioningState": "Succeeded", "privateIPAllocationMethod": "Dynamic",
+                                   "publicIPAddress": {"id": rid("Microsoft.Network/publicIPAddresses", f"{name}-pip", rg,
+                                                                 self.subscription)},
+                                   "subnet": {"id": subnet["id"]}}}],
+                "sku": {"name": "VpnGw1", "tier": "VpnGw1", "capacity": 2},
+                "gatewayType": gateway_type, "vpnType": "RouteBased", "vpnGatewayGeneration": "Generation1",
+                "enableBgp": enable_bgp, "enablePrivateIpAddress": False, "activeActive": False,
+                "disableIPSecReplayProtection": False,
+                "bgpSettings": {"asn": 65515, "bgpPeeringAddress": "10.0.255.30", "peerWeight": 0},
+                "allowVirtualWanTraffic": False, "allowRemoteVnetTraffic": False,
+            },
+        })
+
+    def local_gateway(self, name: str, prefixes: list[str] | None, gateway_ip: str = "81.2.69.142",
+                      bgp_peer: str | None = None, rg: str = NET_RG) -> dict[str, Any]:
+        """An on-premises site; `prefixes` None leaves `localNetworkAddressSpace` out (a BGP-only site)."""
+        props: dict[str, Any] = {"provisioningState": "Succeeded", "resourceGuid": "00000000-0000-0000-0000-0000000000b2",
+                                 "gatewayIpAddress": gateway_ip}
+        if prefixes is not None:
+            props["localNetworkAddressSpace"] = {"addressPrefixes": list(prefixes)}
+        if bgp_peer is not None:
+            props["bgpSettings"] = {"asn": 65050, "bgpPeeringAddress": bgp_peer, "peerWeight": 0}
+        return self._add({"name": name, "id": rid("Microsoft.Network/localNetworkGateways", name, rg, self.subscription),
+                          "etag": 'W/"1"', "type": "Microsoft.Network/localNetworkGateways", "location": self.location,
+                          "properties": props})
+
+    def connection(self, name: str, gateway: dict[str, Any], local: dict[str, Any] | None = None,
+                   connection_type: str = "IPsec", enable_bgp: bool = False, status: str = "Connected",
+                   shared_key: str | None = "Abc123-preshared", rg: str = NET_RG,
+                   remote_gateway: dict[str, Any] | None = None) -> dict[str, Any]:
+        props: dict[str, Any] = {
+            "provisioningState": "Succeeded", "resourceGuid": "00000000-0000-0000-0000-0000000000c3",
+            "virtualNetworkGateway1": {"id": gateway["id"], "properties": {}},
+            "connectionType": connection_type, "connectionProtocol": "IKEv2", "routingWeight": 0,
+            "dpdTimeoutSeconds": 45, "enableBgp": enable_bgp, "useLocalAzureIpAddress": False,
+            "usePolicyBasedTrafficSelectors": False, "ipsecPolicies": [], "trafficSelectorPolicies": [],
+            "connectionStatus": status, "ingressBytesTransferred": 0, "egressBytesTransferred": 0,
+            "connectionMode": "Default",
+        }
+        if local is not None:
+            props["localNetworkGateway2"] = {"id": local["id"], "properties": {}}
+        if remote_gateway is not None:
+            props["virtualNetworkGateway2"] = {"id": remote_gateway["id"], "properties": {}}
+        if shared_key is not None:
+            props["sharedKey"] = shared_key
+        return self._add({"name": name, "id": rid("Microsoft.Network/connections", name, rg, self.subscription),
+                          "etag": 'W/"1"', "type": "Microsoft.Network/connections", "location": gateway["location"],
+                          "properties": props})
+
     def nic(self, name: str, subnet: dict[str, Any], private_ip: str, nsg: dict[str, Any] | None = None) -> dict[str, Any]:
         nic_id = rid("Microsoft.Network/networkInterfaces", name, RG, self.subscription)
         props: dict[str, Any] = {

@@ -16,7 +16,8 @@ from amlaudit.auditor.findings import Finding, fingerprint
 from amlaudit.auditor.findings_file import FindingsFileError, parse_findings_document, read_findings_file
 from tests.annotation_helpers import (
     CPU_SMALL, FRAUD_SUB, FRAUD_WS, KV_FRAUD, OLD_FINDINGS, add_collection_error, assert_one_line_error,
-    close_public_ssh, demo_document, demo_result, finding, old_findings, remove_resource, run, write_json,
+    close_public_ssh, current_findings, current_findings_file, demo_document, demo_result, finding, old_findings,
+    remove_resource, run, write_json,
 )
 
 REMOTE_LOGIN = fingerprint("compute-remote-login", CPU_SMALL)
@@ -56,20 +57,29 @@ def test_the_0_1_0_findings_file_reads_as_a_baseline() -> None:
     assert old.coverage.checks_run == {c["id"] for c in raw["checks"]}
 
 
-def test_scanning_the_same_estate_against_an_old_version_baseline_makes_every_failure_persisting(
+def test_scanning_the_same_estate_against_an_old_version_baseline_makes_its_failures_persisting(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     status, document, stdout = scan_with_baseline(capsys, tmp_path, OLD_FINDINGS)
     failing = {f["fingerprint"] for f in document["findings"] if f["status"] == "fail"}
-    assert categories(document) == {"new": set(), "persisting": failing, "resolved": set(), "unverified": set()}
+    # Issue 7 corrected the catalog: the retail training subnet's 0.0.0.0/0 route puts every address
+    # in VirtualNetwork, so AllowVnetInBound admits SSH. 0.1.0 passed those three computes; an
+    # upgrade therefore reports them as new failures, and everything 0.1.0 failed persists.
+    retail = [f["resource_id"] for f in document["findings"] if f["check_id"] == "compute-remote-login"
+              and "/rg-retail-ml/" in f["resource_id"] and f["status"] == "fail"]
+    newly_failing = {fingerprint("compute-remote-login", rid) for rid in retail}
+    assert len(newly_failing) == 3
+    old_failing = {f["fingerprint"] for f in old_findings()["findings"] if f["status"] == "fail"}
+    assert categories(document) == {"new": newly_failing, "persisting": old_failing, "resolved": set(), "unverified": set()}
+    assert failing == old_failing | newly_failing
     assert all("baseline" not in f for f in document["findings"] if f["status"] != "fail")
-    assert document["resolved"] == [] and document["baseline"]["counts"] == {"new": 0, "persisting": 23, "resolved": 0, "unverified": 0}
+    assert document["resolved"] == [] and document["baseline"]["counts"] == {"new": 3, "persisting": 23, "resolved": 0, "unverified": 0}
     assert document["baseline"]["tool_version"] == "0.1.0"
-    assert status == 3  # no new failure; the demo still has findings it could not verify
-    assert "0 new failure(s), 23 persisting, 0 resolved, 0 unverified" in " ".join(stdout.split())
+    assert status == 1  # the three new failures count
+    assert "3 new failure(s), 23 persisting, 0 resolved, 0 unverified" in " ".join(stdout.split())
 
 
 def test_a_new_failure_counts_and_the_persisting_ones_do_not(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    baseline = old_findings()
+    baseline = current_findings()
     finding(baseline, "compute-remote-login", CPU_SMALL)["status"] = "pass"  # yesterday it passed
     status, document, _ = scan_with_baseline(capsys, tmp_path, write_json(tmp_path / "baseline.json", baseline))
     assert categories(document)["new"] == {REMOTE_LOGIN}
@@ -80,7 +90,7 @@ def test_a_new_failure_counts_and_the_persisting_ones_do_not(tmp_path: Path, cap
 
 
 def test_a_new_failure_that_is_waived_does_not_count(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    baseline = old_findings()
+    baseline = current_findings()
     baseline["findings"] = [f for f in baseline["findings"] if f["fingerprint"] != REMOTE_LOGIN]
     waivers = tmp_path / "waivers.toml"
     waivers.write_text(f'[[waiver]]\ncheck = "compute-remote-login"\nresource = "{CPU_SMALL}"\nreason = "r"\nowner = "o"\nexpires = 2999-01-01\n')
@@ -93,7 +103,7 @@ def test_a_new_failure_that_is_waived_does_not_count(tmp_path: Path, capsys: pyt
 def test_a_fixed_failure_is_resolved(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     snapshot = demo_document()
     close_public_ssh(snapshot)
-    status, document, _ = scan_with_baseline(capsys, tmp_path, OLD_FINDINGS, snapshot)
+    status, document, _ = scan_with_baseline(capsys, tmp_path, current_findings_file(tmp_path), snapshot)
     assert categories(document)["resolved"] == {REMOTE_LOGIN}
     assert document["resolved"] == [REMOTE_LOGIN]
     (entry,) = document["baseline"]["resolved"]
@@ -105,7 +115,7 @@ def test_a_fixed_failure_is_resolved(tmp_path: Path, capsys: pytest.CaptureFixtu
 def test_a_deleted_subject_the_run_could_see_is_resolved(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     snapshot = demo_document()
     remove_resource(snapshot, CPU_SMALL)
-    _, document, _ = scan_with_baseline(capsys, tmp_path, OLD_FINDINGS, snapshot)
+    _, document, _ = scan_with_baseline(capsys, tmp_path, current_findings_file(tmp_path), snapshot)
     assert REMOTE_LOGIN in categories(document)["resolved"]
     assert [e["new_status"] for e in document["baseline"]["resolved"] if e["fingerprint"] == REMOTE_LOGIN] == ["absent"]
 
@@ -114,7 +124,7 @@ def test_a_subject_hidden_by_a_collection_error_is_unverified_not_resolved(tmp_p
     snapshot = demo_document()
     remove_resource(snapshot, CPU_SMALL)
     add_collection_error(snapshot, f"{FRAUD_WS}/computes", "Microsoft.MachineLearningServices/workspaces/computes/read")
-    status, document, stdout = scan_with_baseline(capsys, tmp_path, OLD_FINDINGS, snapshot)
+    status, document, stdout = scan_with_baseline(capsys, tmp_path, current_findings_file(tmp_path), snapshot)
     found = categories(document)
     assert REMOTE_LOGIN in found["unverified"] and REMOTE_LOGIN not in found["resolved"]
     assert REMOTE_LOGIN not in document["resolved"]
@@ -129,8 +139,8 @@ def test_a_subject_that_is_now_an_error_finding_is_unverified(tmp_path: Path, ca
     snapshot = demo_document()
     remove_resource(snapshot, KV_FRAUD)
     add_collection_error(snapshot, KV_FRAUD, "Microsoft.KeyVault/vaults/read")
-    _, document, _ = scan_with_baseline(capsys, tmp_path, OLD_FINDINGS, snapshot)
-    kv_failures = {f["fingerprint"] for f in old_findings()["findings"] if f["resource_id"] == KV_FRAUD and f["status"] == "fail"}
+    _, document, _ = scan_with_baseline(capsys, tmp_path, current_findings_file(tmp_path), snapshot)
+    kv_failures = {f["fingerprint"] for f in current_findings()["findings"] if f["resource_id"] == KV_FRAUD and f["status"] == "fail"}
     assert len(kv_failures) == 2 and kv_failures <= categories(document)["unverified"]
     assert not kv_failures & categories(document)["resolved"]
     assert all(e["new_status"] == "error" and e["unverified_reason"].startswith("cannot verify now: ")
@@ -141,8 +151,8 @@ def test_a_subscription_left_out_of_the_run_is_unverified(tmp_path: Path, capsys
     snapshot = demo_document()
     snapshot["subscriptions"] = [s for s in snapshot["subscriptions"] if s["subscriptionId"] != FRAUD_SUB]
     snapshot["resources"] = [r for r in snapshot["resources"] if FRAUD_SUB not in r["id"]]
-    _, document, _ = scan_with_baseline(capsys, tmp_path, OLD_FINDINGS, snapshot)
-    fraud_failures = {f["fingerprint"] for f in old_findings()["findings"] if FRAUD_SUB in f["resource_id"] and f["status"] == "fail"}
+    _, document, _ = scan_with_baseline(capsys, tmp_path, current_findings_file(tmp_path), snapshot)
+    fraud_failures = {f["fingerprint"] for f in current_findings()["findings"] if FRAUD_SUB in f["resource_id"] and f["status"] == "fail"}
     assert fraud_failures and fraud_failures <= categories(document)["unverified"]
     assert not categories(document)["resolved"]
     assert {e["unverified_reason"] for e in document["baseline"]["unverified"]} == {"its subscription was not audited in this run"}
@@ -155,10 +165,10 @@ def test_a_run_narrowed_to_one_workspace_leaves_the_rest_unverified(tmp_path: Pa
     retail = [r["id"] for r in snapshot["resources"] if "/computes/" in r["id"] and "rg-retail-ml" in r["id"]]
     for resource_id in retail:  # out of scope: not collected, so absent
         remove_resource(snapshot, resource_id)
-    _, document, _ = scan_with_baseline(capsys, tmp_path, OLD_FINDINGS, snapshot)
+    _, document, _ = scan_with_baseline(capsys, tmp_path, current_findings_file(tmp_path), snapshot)
     found = categories(document)
     assert REMOTE_LOGIN in found["resolved"]
-    docker_bridge = finding(old_findings(), "aks-docker-bridge", next(r for r in retail if r.endswith("/aks-forecast")))
+    docker_bridge = finding(current_findings(), "aks-docker-bridge", next(r for r in retail if r.endswith("/aks-forecast")))
     assert docker_bridge["fingerprint"] in found["unverified"]
     assert [e["unverified_reason"] for e in document["baseline"]["unverified"]
             if e["fingerprint"] == docker_bridge["fingerprint"]] == ["outside this run's workspace filter"]
@@ -166,7 +176,7 @@ def test_a_run_narrowed_to_one_workspace_leaves_the_rest_unverified(tmp_path: Pa
 
 
 def test_a_check_that_did_not_run_leaves_its_failures_unverified(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    baseline = old_findings()
+    baseline = current_findings()
     retired = dict(finding(baseline, "compute-remote-login", CPU_SMALL), check_id="acme-retired-check",
                    fingerprint=fingerprint("acme-retired-check", CPU_SMALL))
     baseline["findings"].append(retired)
@@ -177,19 +187,23 @@ def test_a_check_that_did_not_run_leaves_its_failures_unverified(tmp_path: Path,
     assert status == 3
 
 
-def test_a_check_that_crashed_leaves_its_failures_unverified() -> None:
+def test_a_check_that_crashed_leaves_its_failures_unverified(tmp_path: Path) -> None:
     old = demo_result().findings
+    remote_login_failures = [f.fingerprint for f in old if f.check_id == "compute-remote-login" and f.status == "fail"]
+    assert REMOTE_LOGIN in remote_login_failures
     crash = Finding(check_id="compute-remote-login", status="error", severity="medium", resource_id="", title="t",
                     message="cannot verify: the check crashed (KeyError: 'properties')", evidence={}, remediation="",
                     reference="", fingerprint=fingerprint("compute-remote-login", ""))
     now = [f for f in old if f.check_id != "compute-remote-login"] + [crash]
     result = replace(demo_result(), findings=now)
     comparison = compare(old, now, Coverage.of_result(result))
-    assert [c.old.fingerprint for c in comparison.unverified if c.old] == [REMOTE_LOGIN]
-    assert comparison.unverified[0].reason == "check compute-remote-login could not run: cannot verify: the check crashed (KeyError: 'properties')"
+    assert [c.old.fingerprint for c in comparison.unverified if c.old] == remote_login_failures
+    assert {c.reason for c in comparison.unverified} == {
+        "check compute-remote-login could not run: cannot verify: the check crashed (KeyError: 'properties')"}
     assert comparison.resolved == []
-    annotated = apply_baseline(result, read_findings_file(OLD_FINDINGS))
-    assert annotated.incomplete and annotated.baseline is not None and annotated.baseline["counts"]["unverified"] == 1
+    annotated = apply_baseline(result, read_findings_file(current_findings_file(tmp_path)))
+    assert annotated.incomplete and annotated.baseline is not None
+    assert annotated.baseline["counts"]["unverified"] == len(remote_login_failures)
 
 
 def test_a_coverage_gap_above_the_subject_makes_it_unverified() -> None:
@@ -221,13 +235,14 @@ def test_an_unknown_status_now_is_not_taken_as_resolved() -> None:
 
 def test_a_gzip_baseline_and_the_out_file_itself_are_accepted(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     packed = tmp_path / "baseline.json.gz"
-    packed.write_bytes(gzip.compress(OLD_FINDINGS.read_bytes()))
+    packed.write_bytes(gzip.compress(current_findings_file(tmp_path).read_bytes()))
+    failing = sum(f["status"] == "fail" for f in current_findings()["findings"])
     status, document, _ = scan_with_baseline(capsys, tmp_path, packed)
-    assert document["baseline"]["counts"]["persisting"] == 23
+    assert document["baseline"]["counts"]["persisting"] == failing
     # The nightly pattern: compare with the previous run's file in the same --out, then replace it.
     status, document, _ = scan_with_baseline(capsys, tmp_path, tmp_path / "out" / "findings.json")
     assert document["baseline"]["file"] == str(tmp_path / "out" / "findings.json")
-    assert document["baseline"]["counts"] == {"new": 0, "persisting": 23, "resolved": 0, "unverified": 0}
+    assert document["baseline"]["counts"] == {"new": 0, "persisting": failing, "resolved": 0, "unverified": 0}
 
 
 def _bad(document: Any) -> bytes:
@@ -235,13 +250,13 @@ def _bad(document: Any) -> bytes:
 
 
 def _without_fingerprint() -> bytes:
-    document = old_findings()
+    document = current_findings()
     del document["findings"][2]["fingerprint"]
     return _bad(document)
 
 
 def _bad_severity() -> bytes:
-    document = old_findings()
+    document = current_findings()
     document["findings"][0]["severity"] = "urgent"
     return _bad(document)
 
@@ -277,7 +292,7 @@ def test_a_missing_baseline_exits_2(tmp_path: Path, capsys: pytest.CaptureFixtur
 
 
 def test_findings_files_ignore_unknown_keys_and_keep_unknown_statuses() -> None:
-    document = old_findings()
+    document = current_findings()
     document["from_the_future"] = {"x": 1}
     document["findings"][0] |= {"status": "suppressed", "new_key": [1]}
     parsed = parse_findings_document(document, "f.json")

@@ -61,12 +61,12 @@ def test_fail_with_default_rules_only(builder: EstateBuilder) -> None:
 
 
 def test_one_public_address_is_enough(builder: EstateBuilder) -> None:
-    v = _verdict(AksCluster(builder, [_scoring("198.51.100.20")]))
+    v = _verdict(AksCluster(builder, [_scoring("81.2.69.20")]))
     assert v.status == "pass"
-    assert v.evidence["witness_client"] == "198.51.100.20"
+    assert v.evidence["witness_client"] == "81.2.69.20"
     assert v.evidence["allowed_by"] == ["subnet NSG nsg-aks: AllowScoring (priority 110, Allow)"]
-    assert v.evidence["witness"] == "TCP 198.51.100.20:1024 -> 10.0.4.4:443"
-    assert "public client 198.51.100.20 can reach every address" in v.message and "AllowScoring" in v.message
+    assert v.evidence["witness"] == "TCP 81.2.69.20:1024 -> 10.0.4.4:443"
+    assert "public client 81.2.69.20 can reach every address" in v.message and "AllowScoring" in v.message
 
 
 def test_fail_when_public_clients_reach_one_address_of_the_subnet_only(builder: EstateBuilder) -> None:
@@ -80,19 +80,19 @@ def test_fail_when_public_clients_reach_one_address_of_the_subnet_only(builder: 
 
 def test_fail_when_each_client_reaches_only_part_of_the_subnet(builder: EstateBuilder) -> None:
     # Every address of the subnet is reachable from some client, but no one client reaches them all.
-    v = _verdict(AksCluster(builder, [_scoring("198.51.100.0/25", destination="10.0.4.0/23"),
-                                      _scoring("198.51.100.128/25", destination="10.0.6.0/23", priority=120,
+    v = _verdict(AksCluster(builder, [_scoring("81.2.69.0/25", destination="10.0.4.0/23"),
+                                      _scoring("81.2.69.128/25", destination="10.0.6.0/23", priority=120,
                                                name="AllowScoringUpperHalf")]))
     assert v.status == "fail"
 
 
 def test_pass_when_two_rules_together_cover_the_subnet_for_one_client(builder: EstateBuilder) -> None:
-    v = _verdict(AksCluster(builder, [_scoring("198.51.100.0/24", destination="10.0.4.0/23"),
-                                      _scoring("198.51.100.128/25", destination="10.0.6.0/23", priority=120,
+    v = _verdict(AksCluster(builder, [_scoring("81.2.69.0/24", destination="10.0.4.0/23"),
+                                      _scoring("81.2.69.128/25", destination="10.0.6.0/23", priority=120,
                                                name="AllowScoringUpperHalf")]))
     assert v.status == "pass", v.message
-    assert v.evidence["fully_allowed_clients"]["cidrs"] == ["198.51.100.128/25"]
-    assert v.evidence["witness_client"] == "198.51.100.132"
+    assert v.evidence["fully_allowed_clients"]["cidrs"] == ["81.2.69.128/25"]
+    assert v.evidence["witness_client"] == "81.2.69.132"
     assert [words.split(": ")[1].split(" (")[0] for words in v.evidence["allowed_by"]] == ["AllowScoring",
                                                                                           "AllowScoringUpperHalf"]
 
@@ -105,9 +105,9 @@ def test_clients_denied_on_part_of_the_subnet_are_not_witnesses(builder: EstateB
 
 
 def test_pass_when_an_unknown_tag_sits_beside_a_certain_allow(builder: EstateBuilder) -> None:
-    v = _verdict(AksCluster(builder, [_scoring("ContosoClients", priority=100), _scoring("198.51.100.20")]))
+    v = _verdict(AksCluster(builder, [_scoring("ContosoClients", priority=100), _scoring("81.2.69.20")]))
     assert v.status == "pass"
-    assert v.evidence["witness_client"] == "198.51.100.20"
+    assert v.evidence["witness_client"] == "81.2.69.20"
 
 
 def test_the_service_addresses_are_not_public_clients(builder: EstateBuilder) -> None:
@@ -163,7 +163,7 @@ def test_fail_without_service_tags_when_no_internet_address_gets_the_whole_flow(
     v = _without_tags(builder, [_scoring("Internet", destination="10.0.4.4")])
     assert v.status == "fail", v.message
     assert "were not needed" in v.message
-    assert v.evidence["public_clients"]["judged_on"].startswith("Internet")
+    assert v.evidence["public_clients"]["judged_on"] == "globally reachable addresses outside the own networks"
 
 
 def test_error_without_service_tags_when_internet_addresses_get_the_whole_flow(builder: EstateBuilder) -> None:
@@ -182,7 +182,7 @@ def test_error_when_the_nsg_could_not_be_read(builder: EstateBuilder) -> None:
 
 # -- the projection behind the row: which sources get the whole flow ------------------------------
 
-_SOURCES = ipaddress.ip_network("198.51.100.0/28")
+_SOURCES = ipaddress.ip_network("81.2.69.0/28")
 _SUBNET = ipaddress.ip_network("10.0.4.0/29")
 
 

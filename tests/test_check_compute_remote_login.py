@@ -32,12 +32,12 @@ def test_fail_when_ssh_is_open_to_any_source(builder: EstateBuilder) -> None:
 
 
 def test_fail_when_ssh_is_open_to_one_public_address(builder: EstateBuilder) -> None:
-    v = _verdict(Cluster(builder, [_ssh_from("203.0.113.7")]))
+    v = _verdict(Cluster(builder, [_ssh_from("84.17.32.7")]))
     assert v.status == "fail"
     (part,) = _allowed_parts(v)
-    assert part["src"]["cidrs"] == ["203.0.113.7/32"]
-    assert part["witness"] == "TCP 203.0.113.7:1024 -> 10.0.1.4:22"
-    assert "203.0.113.7/32" in v.message
+    assert part["src"]["cidrs"] == ["84.17.32.7/32"]
+    assert part["witness"] == "TCP 84.17.32.7:1024 -> 10.0.1.4:22"
+    assert "84.17.32.7/32" in v.message
 
 
 def test_pass_when_public_ssh_was_requested(builder: EstateBuilder) -> None:
@@ -113,7 +113,7 @@ def test_error_when_an_allow_names_an_unknown_tag(builder: EstateBuilder) -> Non
 
 def test_fail_when_ssh_is_open_for_certain_beside_an_unknown_tag(builder: EstateBuilder) -> None:
     v = _verdict(Cluster(builder, [_ssh_from("ContosoJumpHosts", 200),
-                                   rule("AllowVendorSsh", 210, "Inbound", "Allow", "Tcp", "198.51.100.0/24", "*", "22")]))
+                                   rule("AllowVendorSsh", 210, "Inbound", "Allow", "Tcp", "81.2.69.0/24", "*", "22")]))
     assert v.status == "fail"
     assert "AllowVendorSsh" in v.message
 
@@ -125,17 +125,18 @@ def _without_tags(builder: EstateBuilder, rules: list[dict]):
 
 
 def test_pass_without_service_tag_data_when_no_internet_address_reaches_ssh(builder: EstateBuilder) -> None:
-    # Public clients are Internet addresses: none of those reaching TCP 22 settles it without the tags.
+    # Public clients are globally reachable addresses outside the own networks: none of those reaching
+    # TCP 22 settles it without the tags.
     v = _without_tags(builder, [_ssh_from("VirtualNetwork")])
     assert v.status == "pass", v.message
     assert "were not needed" in v.message and "service_tags" in v.message
-    assert v.evidence["public_clients"]["judged_on"].startswith("Internet")
+    assert v.evidence["public_clients"]["judged_on"] == "globally reachable addresses outside the own networks"
     assert deciders(v) == ["DenyAllInBound"]
 
 
 def test_error_without_service_tag_data_when_an_internet_address_reaches_ssh(builder: EstateBuilder) -> None:
-    # 203.0.113.7 is not in the service tags, but without them that cannot be told.
-    v = _without_tags(builder, [_ssh_from("203.0.113.7")])
+    # 84.17.32.7 is not in the service tags, but without them that cannot be told.
+    v = _without_tags(builder, [_ssh_from("84.17.32.7")])
     assert v.status == "error"
     assert "public clients cannot be determined" in v.message and "AzureMachineLearning" in v.message
 
@@ -163,18 +164,18 @@ def test_clusters_in_one_subnet_keep_their_own_remote_login_setting(builder: Est
 
 
 def test_evidence_lists_the_first_sources_let_in_and_counts_the_rest(builder: EstateBuilder) -> None:
-    hosts = [f"198.51.100.{i}" for i in (9, 7, 3, 5, 1, 11)]
+    hosts = [f"81.2.69.{i}" for i in (9, 7, 3, 5, 1, 11)]
     v = _verdict(Cluster(builder, [_ssh_from(hosts)]))
     assert v.status == "fail"
     (part,) = _allowed_parts(v)
-    assert part["src"]["cidrs"] == ["198.51.100.1/32", "198.51.100.3/32", "198.51.100.5/32", "198.51.100.7/32",
-                                    "198.51.100.9/32"]
+    assert part["src"]["cidrs"] == ["81.2.69.1/32", "81.2.69.3/32", "81.2.69.5/32", "81.2.69.7/32",
+                                    "81.2.69.9/32"]
     assert part["src"]["truncated"] and part["src"]["range_count"] == 6
-    assert "198.51.100.1/32, 198.51.100.3/32, 198.51.100.5/32 and more (6 address ranges in all)" in v.message
+    assert "81.2.69.1/32, 81.2.69.3/32, 81.2.69.5/32 and more (6 address ranges in all)" in v.message
 
 
 def test_evidence_covers_an_unaligned_range_with_exact_cidrs(builder: EstateBuilder) -> None:
-    v = _verdict(Cluster(builder, [_ssh_from("198.51.100.6-198.51.100.17")]))
+    v = _verdict(Cluster(builder, [_ssh_from("81.2.69.6-81.2.69.17")]))
     (part,) = _allowed_parts(v)
-    assert part["src"]["cidrs"] == ["198.51.100.6/31", "198.51.100.8/29", "198.51.100.16/31"]
+    assert part["src"]["cidrs"] == ["81.2.69.6/31", "81.2.69.8/29", "81.2.69.16/31"]
     assert not part["src"]["truncated"]

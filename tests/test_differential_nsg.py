@@ -4,7 +4,13 @@ Hypothesis generates NSGs in ARM's shapes (random priorities, singular and
 plural fields, tags from a small fake tag table, overlapping CIDRs in both
 families, port lists, both directions, Allow/Deny, application security
 groups now and then, default rules explicit or absent) on one level or on a
-subnet-then-NIC path, and flow classes. For every case:
+subnet-then-NIC path, and flow classes; and what the tags mean around them:
+own networks (the VNet's space plus on-premises or peered spaces), a route
+table whose prefixes (CIDRs, 0.0.0.0/0, ::/0, service tags) join
+`VirtualNetwork`, and one of the two readings of `Internet` (outside
+`VirtualNetwork` with the route prefixes, or without them). The engine reads
+the route table with its own code (`user_route_addresses`), the oracle with
+its own (`route_prefixes_of`). For every case:
 
 1. the engine's verdicts (every packet allowed? any packet allowed?) equal
    the z3 oracle's;
@@ -14,7 +20,9 @@ subnet-then-NIC path, and flow classes. For every case:
 3. each part's witness packet is in the flow and the point sampler (IP flow
    verify style) decides it with the same rule at every level, so a denied
    witness really is denied;
-4. the point sampler's verdicts, where it could decide, agree as well.
+4. the point sampler's verdicts, where it could decide, agree as well;
+5. where the engine says a verdict cannot depend on the reading of Internet
+   (`depends_on_internet`), the other reading gives the very same parts.
 
 CI runs a fixed, derandomized set of cases. Set ``AMLAUDIT_DIFF_EXAMPLES=N``
 for a longer random run (see benchmarks/README-differential.md). The value
@@ -39,18 +47,23 @@ from amlaudit.auditor.netpolicy import (
     FlowPart,
     FlowRegion,
     FlowVerdict,
+    InternetReading,
     Question,
     ServiceTagIndex,
+    VirtualNetworkTags,
     compile_nsg,
+    depends_on_internet,
     evaluate,
+    evaluate_chain,
     evaluate_path,
+    user_route_addresses,
 )
 from amlaudit.auditor.netpolicy import Packet as EnginePacket
-from tests.oracle.arm_rules import AddressContext, AsgReading, ParsedNsg, parse_nsg, parse_port_item
+from tests.oracle.arm_rules import AddressContext, AsgReading, ParsedNsg, parse_nsg, parse_port_item, route_prefixes_of
 from tests.oracle.flows import FlowBox, LevelDecision, Packet, levels_for
 from tests.oracle.flows import FlowClass as OracleFlow
 from tests.oracle.point_sampler import PacketVerifier, SampleResult, sample_flow
-from tests.oracle.strategies import FAKE_SERVICE_TAGS, VIRTUAL_NETWORK, GeneratedCase, cases
+from tests.oracle.strategies import FAKE_SERVICE_TAGS, GeneratedCase, cases
 from tests.oracle.z3_oracle import (
     ClaimedPart,
     Z3Answer,
@@ -66,7 +79,6 @@ _requested = os.environ.get("AMLAUDIT_DIFF_EXAMPLES", "").strip()
 LONG_RUN = bool(_requested)
 EXAMPLES = int(_requested) if LONG_RUN else CI_EXAMPLES
 
-ORACLE_CONTEXT = AddressContext(VIRTUAL_NETWORK, FAKE_SERVICE_TAGS)
 ENGINE_TAGS = ServiceTagIndex(
     [
         {
@@ -89,7 +101,22 @@ ENGINE_TAGS = ServiceTagIndex(
         }
     ]
 )
-ENGINE_VIRTUAL_NETWORK = AddressSet.parse(list(VIRTUAL_NETWORK))
+ENGINE_READINGS = {"with_routes": InternetReading.WITH_ROUTES, "without_routes": InternetReading.WITHOUT_ROUTES}
+
+
+def oracle_context(case: GeneratedCase) -> AddressContext:
+    return AddressContext(case.own_networks, FAKE_SERVICE_TAGS, route_prefixes_of(case.route_table),
+                          case.internet_reading)  # type: ignore[arg-type]
+
+
+def engine_tags(case: GeneratedCase) -> VirtualNetworkTags:
+    routes = AddressSet()
+    if case.route_table is not None:
+        read, problems = user_route_addresses(case.route_table, ENGINE_TAGS)
+        assert not problems, f"engine could not read the generated route table: {problems}"
+        for _, addresses in read:
+            routes = routes | addresses
+    return VirtualNetworkTags(AddressSet.parse(list(case.own_networks)), routes, ENGINE_READINGS[case.internet_reading])
 
 READINGS: dict[Question, AsgReading] = {Question.ALL_ALLOWED: "all_allowed", Question.ANY_ALLOWED: "any_allowed"}
 
@@ -160,23 +187,54 @@ def same_decision(engine: Any, oracle: LevelDecision) -> bool:
 
 
 def _levels(case: GeneratedCase, reading: AsgReading) -> tuple[ParsedNsg | None, ...]:
+    context = oracle_context(case)
+
     def parse(nsg: Mapping[str, Any] | None) -> ParsedNsg | None:
-        return None if nsg is None else parse_nsg(nsg, ORACLE_CONTEXT, asg_reading=reading)
+        return None if nsg is None else parse_nsg(nsg, context, asg_reading=reading)
 
     if not case.composed:
         return (parse(case.subnet_nsg),)
     return levels_for(case.flow.direction, parse(case.subnet_nsg), parse(case.nic_nsg))
 
 
+def _engine_levels(case: GeneratedCase, tags: VirtualNetworkTags) -> list[tuple[str, Any]]:
+    def compile_level(nsg: Mapping[str, Any] | None) -> Any:
+        return None if nsg is None else compile_nsg(nsg, tags, ENGINE_TAGS)
+
+    if not case.composed:
+        return [("NSG", compile_level(case.subnet_nsg))]
+    subnet, nic = ("subnet", compile_level(case.subnet_nsg)), ("NIC", compile_level(case.nic_nsg))
+    return [subnet, nic] if case.flow.direction == "Inbound" else [nic, subnet]
+
+
 def _engine_verdict(case: GeneratedCase, question: Question) -> FlowVerdict:
     flow = engine_flow(case.flow)
+    tags = engine_tags(case)
 
     def compile_level(nsg: Mapping[str, Any] | None) -> Any:
-        return None if nsg is None else compile_nsg(nsg, ENGINE_VIRTUAL_NETWORK, ENGINE_TAGS)
+        return None if nsg is None else compile_nsg(nsg, tags, ENGINE_TAGS)
 
     if not case.composed:
         return evaluate(flow, compile_level(case.subnet_nsg), question)
     return evaluate_path(flow, compile_level(case.subnet_nsg), compile_level(case.nic_nsg), question)
+
+
+def check_reading_independence(case: GeneratedCase, question: Question) -> bool | None:
+    """5. When `depends_on_internet` says the verdict cannot change with the reading of Internet, the
+    other reading gives the very same parts. Returns what it said (None: the readings coincide)."""
+    tags = engine_tags(case)
+    if not tags.readings_differ:
+        return None
+    flow = engine_flow(case.flow)
+    levels = _engine_levels(case, tags)
+    verdict = evaluate_chain(flow, levels, question)
+    depends = depends_on_internet(verdict, levels, tags.reading_dependent)
+    if not depends:
+        other_reading = (InternetReading.WITHOUT_ROUTES if tags.reading is InternetReading.WITH_ROUTES
+                         else InternetReading.WITH_ROUTES)
+        other = evaluate_chain(flow, _engine_levels(case, tags.under(other_reading)), question)
+        assert _part_shapes(other) == _part_shapes(verdict), "depends_on_internet said False, but the readings differ"
+    return depends
 
 
 def _z3_answer(case: GeneratedCase, levels: Sequence[ParsedNsg | None], question: Question) -> Z3Answer:
@@ -242,6 +300,9 @@ def check_case(case: GeneratedCase, sampler_seed: int) -> None:
                 f"witness {witness}: engine deciders {part.deciders}, IP-flow-verify style {decisions}"
             )
             assert verifier.allows(witness) == part.allowed
+
+        # 5. the reading of Internet, where the engine says it cannot matter
+        check_reading_independence(case, question)
 
         # 4. the sampler's verdict, where it could decide
         if levels not in sampled_for:

@@ -26,7 +26,7 @@ from tests.acceptance.scenarios import (
     vm_scenario,
 )
 from tests.acceptance2.kit import attach_route_table, peer
-from tests.estates import NET_RG, EstateBuilder
+from tests.estates import NET_RG, EstateBuilder, security_rule
 
 BATCH = "compute-batch-inbound"
 OUT_VNET = "compute-outbound-vnet"
@@ -152,7 +152,9 @@ def test_nic_nsg_reference_unreadable_is_not_no_nsg(value: Any) -> None:
 
 
 def test_unreadable_reference_guards() -> None:
-    s = aml_scenario(rules=[])
+    # An explicit deny: the 0.0.0.0/0 route puts every address in VirtualNetwork, so without it
+    # AllowVnetInBound would admit Batch.
+    s = aml_scenario(rules=[security_rule("DenyAllInbound", 4096, "Inbound", "Deny")])
     attach_route_table(s.builder, s.subnet, [("all", "0.0.0.0/0", "VirtualAppliance")])
     expect(run(s.builder), {(BATCH, s.compute_id): "fail", (TUNNEL, s.compute_id): "fail"})
     v = vm_scenario(nic_rules=[])
@@ -394,11 +396,14 @@ def _scoring_only_from(source: str) -> Any:
     return s
 
 
+PEER_SPACE = "81.2.64.0/20"  # a globally routable range a peered VNet uses as its space
+
+
 def test_peering_without_a_readable_remote_space_is_an_error() -> None:
-    # The scoring port is open only to 10.1.0.0/16, the space of a connected peer. With the peer's
+    # The scoring port is open only to 81.2.64.0/20, the space of a connected peer. With the peer's
     # space unreadable that range would be counted a public client and the check would pass.
-    s = _scoring_only_from("10.1.0.0/16")
-    peer(s.vnet, "vnet-hub", ["10.1.0.0/16"])
+    s = _scoring_only_from(PEER_SPACE)
+    peer(s.vnet, "vnet-hub", [PEER_SPACE])
     peering = s.vnet["properties"]["virtualNetworkPeerings"][0]["properties"]
     del peering["remoteAddressSpace"]
     del peering["remoteVirtualNetworkAddressSpace"]
@@ -406,10 +411,10 @@ def test_peering_without_a_readable_remote_space_is_an_error() -> None:
 
 
 def test_peering_guard() -> None:
-    s = _scoring_only_from("10.1.0.0/16")
-    peer(s.vnet, "vnet-hub", ["10.1.0.0/16"])
+    s = _scoring_only_from(PEER_SPACE)
+    peer(s.vnet, "vnet-hub", [PEER_SPACE])
     expect(run(s.builder), {("aks-scoring-inbound", s.compute_id): "fail"})
-    s = _scoring_only_from("10.1.0.0/16")
+    s = _scoring_only_from(PEER_SPACE)
     expect(run(s.builder), {("aks-scoring-inbound", s.compute_id): "pass"})
 
 

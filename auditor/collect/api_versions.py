@@ -17,6 +17,12 @@ API_VERSIONS: dict[str, str] = {
     "microsoft.network/networksecuritygroups": "2024-03-01",
     "microsoft.network/routetables": "2024-03-01",
     "microsoft.network/networkinterfaces": "2024-03-01",
+    # The VNet's own networks: gateways in its GatewaySubnet, their connections (listed per gateway) and the
+    # local network gateways of the site-to-site ones (REST examples VirtualNetworkGatewayGet,
+    # VirtualNetworkGatewaysListConnections, LocalNetworkGatewayGet of this version).
+    "microsoft.network/virtualnetworkgateways": "2024-03-01",
+    "microsoft.network/connections": "2024-03-01",
+    "microsoft.network/localnetworkgateways": "2024-03-01",
     "microsoft.network/locations/usages": "2024-03-01",
     "microsoft.network/locations/servicetags": "2024-03-01",
     "microsoft.storage/storageaccounts": "2023-05-01",

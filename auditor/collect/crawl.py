@@ -7,7 +7,10 @@ computes ─► AmlCompute subnet / VM ─► NIC ─► subnet / AKS cluster �
 subnet ─► its VNet, the subnet's NSG and route table, a NIC's NSG
           (listed once per subscription and type, the first time one is needed; by id if the list fails)
 VNet hosting compute ─► network usages (subscription, region), service tags (region),
-                        locks (one list per subscription, kept when they cover the VNet)
+                        locks (one list per subscription, kept when they cover the VNet),
+                        the gateways in its GatewaySubnet and in the VNets it peers with useRemoteGateways
+                        ─► each gateway's connections (one list per gateway) ─► the local network gateway of
+                        each site-to-site (IPsec) connection: the on-premises spaces among its own networks
 
 Each read happens at most once (keyed by its case-insensitive path), on the scheduler's
 workers, as soon as the read it depends on has answered. A failed read is recorded as an
@@ -48,6 +51,7 @@ _LISTED_NETWORK_TYPES = {
     "microsoft.network/routetables": "routeTables",
 }
 _LOCKS_MARKER = "/providers/microsoft.authorization/locks/"
+_GATEWAY_TYPE = "microsoft.network/virtualnetworkgateways"
 
 
 @dataclass(frozen=True)
@@ -511,6 +515,49 @@ class Crawl:
                     target = _id_string(_dig(subnet, "properties", reference, "id"))
                     if target is not None:
                         self._need_network(target)
+        self._need_gateways(vnet)
+        for peering in _dicts(_dig(vnet, "properties", "virtualNetworkPeerings")):
+            properties = peering.get("properties")
+            state = _dig(peering, "properties", "peeringState")
+            if not isinstance(properties, dict) or properties.get("useRemoteGateways") is not True:
+                continue
+            if isinstance(state, str) and state.lower() != "connected":
+                continue
+            remote_id = _id_string(_dig(properties, "remoteVirtualNetwork", "id"))
+            if remote_id is not None:
+                self._then(self._need_network(remote_id), self._need_gateways)
+
+    def _need_gateways(self, vnet: dict[str, Any] | None) -> None:
+        """The virtual network gateways in the VNet's GatewaySubnet: each of its ipConfigurations that
+        belongs to a gateway names it (`{gateway id}/ipConfigurations/{name}`)."""
+        for subnet in _dicts(_dig(vnet, "properties", "subnets")):
+            subnet_id = subnet.get("id")
+            if not isinstance(subnet_id, str) or subnet_id.rstrip("/").rsplit("/", 1)[-1].lower() != "gatewaysubnet":
+                continue
+            for configuration in _dicts(_dig(subnet, "properties", "ipConfigurations")):
+                configuration_id = _id_string(configuration.get("id"))
+                gateway_id = parent_id(configuration_id, "ipConfigurations") if configuration_id else None
+                if gateway_id is not None and (resource_type(gateway_id) or "").lower() == _GATEWAY_TYPE:
+                    self._then(self._get_resource(gateway_id), self._on_gateway)
+
+    def _on_gateway(self, gateway: dict[str, Any] | None) -> None:
+        """A gateway's connections, listed under it (they may live in any resource group), then the local
+        network gateway of each site-to-site one. Kept with secrets dropped (a connection may echo its
+        pre-shared key)."""
+        if gateway is None:
+            return
+        path = gateway["id"].rstrip("/") + "/connections"
+        api = API_VERSIONS[_GATEWAY_TYPE]
+        self._then(self._list(path, api, "Microsoft.Network/virtualNetworkGateways/connections/read", keep_items=True),
+                   self._on_connections)
+
+    def _on_connections(self, listing: Listing) -> None:
+        for connection in listing.items:
+            if str(_dig(connection, "properties", "connectionType") or "").lower() != "ipsec":
+                continue
+            local_id = _id_string(_dig(connection, "properties", "localNetworkGateway2", "id"))
+            if local_id is not None:
+                self._get_resource(local_id)
 
     def _need_locks(self, subscription_id: str) -> None:
         # One list per subscription returns the locks at every level in it (the subscription, each

@@ -27,6 +27,17 @@ SECRET_PATHS: dict[str, tuple[tuple[str, ...], ...]] = {
         ("properties", "servicePrincipalProfile", "secret"),
         ("properties", "windowsProfile", "adminPassword"),
     ),
+    # A connection GET (and the gateway's connection list) may echo the IPsec pre-shared key; an
+    # ExpressRoute connection its circuit authorization key.
+    "microsoft.network/connections": (
+        ("properties", "sharedKey"),
+        ("properties", "authorizationKey"),
+    ),
+    # Point-to-site RADIUS secrets, should a gateway GET ever return them.
+    "microsoft.network/virtualnetworkgateways": (
+        ("properties", "vpnClientConfiguration", "radiusServerSecret"),
+        ("properties", "vpnClientConfiguration", "radiusServers", EACH, "radiusServerSecret"),
+    ),
     "microsoft.compute/virtualmachines": (
         ("properties", "osProfile", "adminPassword"),
         ("properties", "osProfile", "customData"),

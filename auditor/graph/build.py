@@ -18,9 +18,11 @@ from amlaudit.auditor.graph.model import (
     Compute,
     ComputeKind,
     Gap,
+    GatewayConnection,
     HDInsightCluster,
     IpConfiguration,
     KeyVault,
+    LocalNetworkGateway,
     ManagedCluster,
     ManagementLock,
     NetworkAcls,
@@ -28,12 +30,14 @@ from amlaudit.auditor.graph.model import (
     NetworkSecurityGroup,
     NetworkUsages,
     Node,
+    RemoteGatewayPeering,
     RouteTable,
     StorageAccount,
     Subnet,
     UsageQuota,
     VirtualMachine,
     VirtualNetwork,
+    VirtualNetworkGateway,
     Workspace,
     normalize_location,
 )
@@ -54,6 +58,10 @@ T_MANAGED_CLUSTER = "microsoft.containerservice/managedclusters"
 T_STORAGE = "microsoft.storage/storageaccounts"
 T_KEY_VAULT = "microsoft.keyvault/vaults"
 T_HDINSIGHT = "microsoft.hdinsight/clusters"
+T_VNET_GATEWAY = "microsoft.network/virtualnetworkgateways"
+T_CONNECTION = "microsoft.network/connections"
+T_LOCAL_GATEWAY = "microsoft.network/localnetworkgateways"
+GATEWAY_SUBNET = "gatewaysubnet"  # Azure requires this name for the subnet of a virtual network gateway
 
 _COMPUTE_KINDS: dict[str, ComputeKind] = {
     "amlcompute": "AmlCompute",
@@ -267,6 +275,7 @@ class _Builder:
                 raw=raw,
                 routes=[r for r in _props(raw).get("routes") or [] if isinstance(r, dict)],
             )
+        self._gateways()
         self._vnets()
         self._nics()
         for raw in self.by_type.get(T_VM, []):
@@ -291,6 +300,67 @@ class _Builder:
         self._usages()
         self._locks()
         return e
+
+    def _gateways(self) -> None:
+        """Local network gateways, connections and virtual network gateways, linked: a gateway
+        holds the connections whose `virtualNetworkGateway1` it is, a connection its
+        `localNetworkGateway2`. A gateway whose connection list could not be read (an error at
+        `{gateway}/connections`) gets `connections_gap`: its on-premises spaces are unknown."""
+        e = self.estate
+        for raw in self.by_type.get(T_LOCAL_GATEWAY, []):
+            e.local_gateways[id_key(raw["id"])] = _local_gateway(raw)
+        by_gateway: dict[str, list[GatewayConnection]] = {}
+        for raw in self.by_type.get(T_CONNECTION, []):
+            props = _props(raw)
+            connection = GatewayConnection(
+                id=raw["id"],
+                name=raw.get("name") or raw["id"].rsplit("/", 1)[-1],
+                raw=raw,
+                connection_type=props.get("connectionType") if isinstance(props.get("connectionType"), str) else "",
+                gateway1_id=_ref_id(props.get("virtualNetworkGateway1")),
+                local_gateway_id=_ref_id(props.get("localNetworkGateway2")),
+                enable_bgp=props.get("enableBgp") is True,
+            )
+            if connection.is_site_to_site:
+                connection.local_gateway = (
+                    self.resolve(e.local_gateways, connection.local_gateway_id, "local network gateway")
+                    if connection.local_gateway_id
+                    else self._unreadable_ref(raw["id"], "local network gateway",
+                                              "the site-to-site connection names no localNetworkGateway2"))
+            e.connections[id_key(raw["id"])] = connection
+            if connection.gateway1_id:
+                by_gateway.setdefault(id_key(connection.gateway1_id), []).append(connection)
+        for raw in self.by_type.get(T_VNET_GATEWAY, []):
+            props = _props(raw)
+            gateway = VirtualNetworkGateway(
+                id=raw["id"],
+                name=raw.get("name") or raw["id"].rsplit("/", 1)[-1],
+                raw=raw,
+                gateway_type=props.get("gatewayType") if isinstance(props.get("gatewayType"), str) else "",
+                enable_bgp=props.get("enableBgp") is True,
+                connections=by_gateway.get(id_key(raw["id"]), []),
+            )
+            listing = raw["id"].rstrip("/") + "/connections"
+            if self.errors.explain(listing) is not None:
+                gateway.connections_gap = self.gap(listing, "connection list of virtual network gateway")
+            e.vnet_gateways[id_key(raw["id"])] = gateway
+
+    def _vnet_gateway_refs(self, vnet: VirtualNetwork) -> None:
+        """The gateways in the VNet's GatewaySubnet: each ipConfiguration of that subnet that
+        belongs to a virtual network gateway names it (`{gateway id}/ipConfigurations/{name}`)."""
+        seen: set[str] = set()
+        for subnet in vnet.subnets:
+            if subnet.id.rstrip("/").rsplit("/", 1)[-1].lower() != GATEWAY_SUBNET:
+                continue
+            configs = _props(subnet.raw).get("ipConfigurations")
+            for config in configs if isinstance(configs, list) else []:
+                config_id = _ref_id(config)
+                gateway_id = parent_id(config_id, "ipConfigurations") if config_id else None
+                if (gateway_id is None or (parse_arm_id(gateway_id) is None)
+                        or "/virtualnetworkgateways/" not in gateway_id.lower() or id_key(gateway_id) in seen):
+                    continue
+                seen.add(id_key(gateway_id))
+                vnet.gateways.append(self.resolve(self.estate.vnet_gateways, gateway_id, "virtual network gateway"))
 
     def _vnets(self) -> None:
         e = self.estate
@@ -348,6 +418,12 @@ class _Builder:
                 if not space:
                     space = _str_list(_dict(pprops.get("remoteVirtualNetworkAddressSpace")).get("addressPrefixes"))
                 remote_id = _ref_id(pprops.get("remoteVirtualNetwork"))
+                if pprops.get("useRemoteGateways") is True:
+                    # The VNet reaches on-premises through the remote VNet's gateways.
+                    name = peering.get("name") or remote_id or "?"
+                    remote = (self.resolve(e.vnets, remote_id, "virtual network") if remote_id else
+                              self._unreadable_ref(vnet.id, "virtual network", f"peering {name} names no remoteVirtualNetwork"))
+                    vnet.remote_gateway_peerings.append(RemoteGatewayPeering(name, remote_id or "", remote))
                 if not space and remote_id and id_key(remote_id) in e.vnets:
                     space = list(e.vnets[id_key(remote_id)].address_prefixes)
                 if not space:
@@ -356,6 +432,7 @@ class _Builder:
                 for prefix in space:
                     if prefix not in vnet.peered_address_prefixes:
                         vnet.peered_address_prefixes.append(prefix)
+            self._vnet_gateway_refs(vnet)
 
     def _subnet(self, raw: dict[str, Any], vnet: VirtualNetwork | None) -> Subnet:
         props = _props(raw)
@@ -698,6 +775,28 @@ class _Builder:
                 raw=entry.model_dump(),
             )
             self.estate.locks.setdefault(id_key(scope), []).append(lock)
+
+
+def _local_gateway(raw: dict[str, Any]) -> LocalNetworkGateway:
+    """A local network gateway with its address space. ARM leaves `localNetworkAddressSpace`
+    out for a site that only speaks BGP; without BGP settings either, the space is unknown."""
+    gateway = LocalNetworkGateway(raw["id"], raw.get("name") or raw["id"].rsplit("/", 1)[-1], raw)
+    if not isinstance(raw.get("properties"), dict):
+        gateway.address_problem = "the local network gateway carries no properties"
+        return gateway
+    space = gateway.properties.get("localNetworkAddressSpace")
+    if space is None:
+        if gateway.bgp_settings is None:
+            gateway.address_problem = "the local network gateway carries no localNetworkAddressSpace and no bgpSettings"
+        return gateway
+    prefixes = space.get("addressPrefixes") if isinstance(space, dict) else None
+    if prefixes is None and isinstance(space, dict):
+        prefixes = []
+    if not isinstance(prefixes, list) or not all(isinstance(p, str) for p in prefixes):
+        gateway.address_problem = f"localNetworkAddressSpace is not readable ({space!r:.80})"
+        return gateway
+    gateway.address_prefixes = [p for p in prefixes if p.strip()]
+    return gateway
 
 
 def _without_id(resource: dict[str, Any]) -> dict[str, Any]:

@@ -9,8 +9,10 @@ from urllib.parse import urlsplit
 from amlaudit.auditor.graph.model import (
     Compute,
     Gap,
+    GatewayConnection,
     HDInsightCluster,
     KeyVault,
+    LocalNetworkGateway,
     ManagedCluster,
     ManagementLock,
     NetworkInterface,
@@ -22,6 +24,7 @@ from amlaudit.auditor.graph.model import (
     Subnet,
     VirtualMachine,
     VirtualNetwork,
+    VirtualNetworkGateway,
     Workspace,
     normalize_location,
 )
@@ -47,6 +50,9 @@ class Estate:
     hdinsight_clusters: dict[str, HDInsightCluster] = field(default_factory=dict)
     storage_accounts: dict[str, StorageAccount] = field(default_factory=dict)
     key_vaults: dict[str, KeyVault] = field(default_factory=dict)
+    vnet_gateways: dict[str, VirtualNetworkGateway] = field(default_factory=dict)
+    connections: dict[str, GatewayConnection] = field(default_factory=dict)
+    local_gateways: dict[str, LocalNetworkGateway] = field(default_factory=dict)
     # (subscription id lower-cased, normalized location) -> usages; empty when not collected
     usages: dict[tuple[str, str], NetworkUsages] = field(default_factory=dict)
     usages_collected: bool = False
@@ -79,6 +85,9 @@ class Estate:
             self.hdinsight_clusters,
             self.storage_accounts,
             self.key_vaults,
+            self.vnet_gateways,
+            self.connections,
+            self.local_gateways,
         ):
             node = table.get(key)
             if node is not None:

@@ -146,11 +146,73 @@ class RouteTable(Node):
 
 
 @dataclass(slots=True, eq=False)
+class LocalNetworkGateway(Node):
+    """`Microsoft.Network/localNetworkGateways`: an on-premises site as Azure knows it."""
+
+    # `localNetworkAddressSpace.addressPrefixes`: the site's address space.
+    address_prefixes: list[str] = field(default_factory=list)
+    # Why the address space cannot be read; None: read (possibly empty, for a BGP-only site).
+    address_problem: str | None = None
+
+    @property
+    def bgp_settings(self) -> dict[str, Any] | None:
+        value = self.properties.get("bgpSettings")
+        return value if isinstance(value, dict) and value else None
+
+
+@dataclass(slots=True, eq=False)
+class GatewayConnection(Node):
+    """`Microsoft.Network/connections`: a virtual network gateway's connection (site-to-site
+    `IPsec`, `Vnet2Vnet`, `ExpressRoute`, `VPNClient`)."""
+
+    connection_type: str = ""
+    gateway1_id: str | None = None
+    local_gateway_id: str | None = None
+    local_gateway: Ref[LocalNetworkGateway] = None
+    enable_bgp: bool = False
+
+    @property
+    def is_site_to_site(self) -> bool:
+        return self.connection_type.strip().lower() == "ipsec"
+
+    @property
+    def status(self) -> str | None:
+        value = self.properties.get("connectionStatus")
+        return value if isinstance(value, str) else None
+
+
+@dataclass(slots=True, eq=False)
+class VirtualNetworkGateway(Node):
+    """`Microsoft.Network/virtualNetworkGateways` (VPN or ExpressRoute), with the connections
+    whose `virtualNetworkGateway1` it is."""
+
+    gateway_type: str = ""
+    enable_bgp: bool = False
+    connections: list[GatewayConnection] = field(default_factory=list)
+    # The gateway's connection list could not be read: its on-premises spaces are unknown.
+    connections_gap: Gap | None = None
+
+
+@dataclass(slots=True, eq=False)
+class RemoteGatewayPeering:
+    """A connected peering from a VNet with `useRemoteGateways` true: the VNet uses the
+    gateways of `remote` (a VNet, or a Gap when it is not in the snapshot)."""
+
+    name: str
+    remote_id: str
+    remote: Ref[VirtualNetwork]
+
+
+@dataclass(slots=True, eq=False)
 class VirtualNetwork(Node):
     address_prefixes: list[str] = field(default_factory=list)
     subnets: list[Subnet] = field(default_factory=list)
     # Address spaces reachable as `VirtualNetwork` through peerings (from the peering objects).
     peered_address_prefixes: list[str] = field(default_factory=list)
+    # The virtual network gateways in its GatewaySubnet (from the subnet's ipConfigurations).
+    gateways: list[Ref[VirtualNetworkGateway]] = field(default_factory=list)
+    # Connected peerings that use the remote VNet's gateways (`useRemoteGateways`).
+    remote_gateway_peerings: list[RemoteGatewayPeering] = field(default_factory=list)
     subscription_id: str = ""
     resource_group: str | None = None
     # Why `subnets` may be incomplete (the GET's subnet list missing or partly unreadable); None: complete.

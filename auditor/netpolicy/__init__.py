@@ -51,6 +51,7 @@ from .evaluation import (
     FlowVerdict,
     Question,
     decide_packet,
+    depends_on_internet,
     evaluate,
     evaluate_chain,
     evaluate_path,
@@ -61,14 +62,18 @@ from .nsg import (
     AZURE_LOAD_BALANCER,
     WELL_KNOWN_DEFAULT_RULES,
     CompiledNsg,
+    InternetReading,
     NsgCompiler,
     RuleRef,
+    VirtualNetworkTags,
     compile_nsg,
     internet_addresses,
+    names_tag,
 )
+from .reachability import globally_reachable, not_globally_reachable
 from .ports import PortSet
 from .protocols import PROTOCOL_NAMES, ProtocolSet
-from .routes import CompiledRouteTable, RoutePart, RouteRef, RouteVerdict, compile_route_table
+from .routes import CompiledRouteTable, RoutePart, RouteRef, RouteVerdict, compile_route_table, user_route_addresses
 from .tags import ResolvedTag, ServiceTagIndex
 
 __all__ = [
@@ -85,6 +90,7 @@ __all__ = [
     "FlowPart",
     "FlowRegion",
     "FlowVerdict",
+    "InternetReading",
     "NIC_LEVEL",
     "NetPolicyError",
     "NsgCompiler",
@@ -104,16 +110,22 @@ __all__ = [
     "ServiceTagIndex",
     "UnknownServiceTagError",
     "Unresolved",
+    "VirtualNetworkTags",
     "WELL_KNOWN_DEFAULT_RULES",
     "compile_nsg",
     "compile_route_table",
     "decide_packet",
+    "depends_on_internet",
     "describe",
     "evaluate",
     "evaluate_chain",
     "evaluate_path",
     "format_address",
+    "globally_reachable",
     "internet_addresses",
+    "names_tag",
+    "not_globally_reachable",
     "parse_address",
     "to_evidence",
+    "user_route_addresses",
 ]

@@ -92,7 +92,7 @@ class AddressSet:
     ``hash`` and ``bool`` (non-empty).
     """
 
-    __slots__ = ("v4", "v6")
+    __slots__ = ("v4", "v6", "_hash")
 
     v4: IntervalSet
     v6: IntervalSet
@@ -100,6 +100,7 @@ class AddressSet:
     def __init__(self, v4: IntervalSet = (), v6: IntervalSet = ()) -> None:
         self.v4 = v4
         self.v6 = v6
+        self._hash: int | None = None  # sets key caches (compiled NSGs per VirtualNetwork): hash once
 
     # construction -------------------------------------------------------
 
@@ -174,7 +175,9 @@ class AddressSet:
         return self.v4 == other.v4 and self.v6 == other.v6
 
     def __hash__(self) -> int:
-        return hash((self.v4, self.v6))
+        if self._hash is None:
+            self._hash = hash((self.v4, self.v6))
+        return self._hash
 
     # families -----------------------------------------------------------
 

@@ -20,7 +20,7 @@ from enum import Enum
 from functools import cached_property
 
 from . import intervals
-from .addresses import V4_END, V6_END
+from .addresses import V4_END, V6_END, AddressSet
 from .errors import EmptyFlowError, Unresolved
 from .flows import Box, Direction, FlowClass, FlowRegion, Packet
 from .nsg import NO_MATCHING_RULE, CompiledNsg, CompiledRule, FamilyBoxes, RuleBox, RuleRef
@@ -78,8 +78,9 @@ class FlowPart:
     access: str
     region: FlowRegion
     deciders: tuple[RuleRef, ...]
-    _later_rules: tuple[Sequence[CompiledRule], int, bool] | None = field(default=None, repr=False, compare=False)
-    """(rules, position after the denying rule, question is ALL_ALLOWED), for ``shadowed_allow``."""
+    _later_rules: tuple[CompiledNsg, Direction, int, bool] | None = field(default=None, repr=False, compare=False)
+    """(the denying NSG, direction, position after the denying rule, question is ALL_ALLOWED), for
+    ``shadowed_allow``."""
 
     @cached_property
     def witness(self) -> Packet:
@@ -92,8 +93,8 @@ class FlowPart:
         have matched some of it. Computed on first use (only evidence needs it)."""
         if self._later_rules is None:
             return None
-        rules, start, all_question = self._later_rules
-        return _first_allow_touching(rules, start, list(self.region.boxes), all_question)
+        nsg, direction, start, all_question = self._later_rules
+        return _first_allow_touching(nsg, direction, start, list(self.region.boxes), all_question)
 
     @property
     def allowed(self) -> bool:
@@ -246,7 +247,7 @@ class _LevelOutcome:
     ref: RuleRef
     allow: bool
     boxes: list[Box]
-    later_rules: tuple[Sequence[CompiledRule], int, bool] | None
+    later_rules: tuple[CompiledNsg, Direction, int, bool] | None
 
 
 def _decide_level(
@@ -276,6 +277,8 @@ def _decide_level(
             or not _may_touch(remaining, rule)
         ):
             continue
+        if rule.nsg is not nsg and not rule.context_free:
+            rule = nsg.own(rule)  # shared with the same NSG compiled for another context
         if not rule.resolved:
             rule.resolve()
         # Worst case for the question: for "all allowed?" an uncertain allow
@@ -306,7 +309,7 @@ def _decide_level(
         remaining = survivors
         if remaining:
             region_mask, region_ports_lo, region_ports_hi = _hull(remaining)
-        later = None if rule.allow else (rules, position + 1, all_question)
+        later = None if rule.allow else (nsg, direction, position + 1, all_question)
         outcomes.append(_LevelOutcome(rule.ref, rule.allow, matched, later))
     if remaining:
         # Only possible when defaultSecurityRules were given without a final deny.
@@ -329,10 +332,11 @@ def _note_uncertain_rule(
 
 
 def _first_allow_touching(
-    rules: Sequence[CompiledRule], start: int, boxes: list[Box], all_question: bool
+    nsg: CompiledNsg, direction: Direction, start: int, boxes: list[Box], all_question: bool
 ) -> RuleRef | None:
-    for rule in rules[start:]:
+    for rule in nsg.rules(direction)[start:]:
         if rule.allow and _may_touch(boxes, rule):
+            rule = nsg.own(rule)
             rule.resolve()
             rule_boxes = rule.min_boxes if all_question else rule.max_boxes
             if _touches(boxes, rule_boxes):
@@ -394,7 +398,7 @@ def _part(
     access: str,
     boxes: list[Box],
     deciders: tuple[RuleRef, ...],
-    later_rules: tuple[Sequence[CompiledRule], int, bool] | None,
+    later_rules: tuple[CompiledNsg, Direction, int, bool] | None,
 ) -> FlowPart:
     return FlowPart(access=access, region=FlowRegion(tuple(boxes)), deciders=deciders, _later_rules=later_rules)
 
@@ -426,6 +430,50 @@ def evaluate_path(
     else:
         levels = [(NIC_LEVEL, nic_nsg), (SUBNET_LEVEL, subnet_nsg)]
     return evaluate_chain(flow, levels, question)
+
+
+def depends_on_internet(
+    verdict: FlowVerdict,
+    levels: Sequence[tuple[str, CompiledNsg | None]],
+    addresses: AddressSet,
+) -> bool:
+    """Whether ``verdict`` could change if ``Internet`` gained or lost ``addresses`` in every NSG
+    of ``levels`` (the levels it was evaluated on). False is certain; True only says "maybe".
+
+    A rule's match on a packet depends on the meaning of ``Internet`` only when the rule names
+    ``Internet`` on a side and that side's address of the packet is in ``addresses``. Every
+    packet of a part passed every rule of a level before the part's deciding rule there, so if
+    no part has such an address on the named side of any ``Internet`` rule it reached (at or
+    before its decider), every rule matches the same packets either way, level by level, and the
+    verdict is the same. Used to skip the second reading of ``Internet`` under user routes.
+    """
+    if not addresses:
+        return False
+    flow = verdict.flow
+    if not (flow.src.addresses.overlaps(addresses) or flow.dst.addresses.overlaps(addresses)):
+        return False
+    families = (addresses.v4, addresses.v6)
+    direction = flow.direction
+    for index, (_, nsg) in enumerate(levels):
+        if nsg is None:
+            continue
+        marked = nsg.internet_rules(direction)
+        if not marked:
+            continue
+        for part in verdict.parts:
+            if len(part.deciders) <= index:
+                continue
+            reached = nsg.position_of(direction, part.deciders[index])
+            for position, on_source, on_destination in marked:
+                if position > reached:
+                    break
+                for box in part.region.boxes:
+                    changing = families[box[0]]
+                    if (on_source and intervals.overlaps(box[5], changing)) or (
+                        on_destination and intervals.overlaps(box[4], changing)
+                    ):
+                        return True
+    return False
 
 
 def decide_packet(nsg: CompiledNsg | None, direction: Direction | str, packet: Packet) -> RuleRef:

@@ -22,8 +22,10 @@ priority or access cannot be placed at all and are reported on the NSG.
 from __future__ import annotations
 
 import weakref
+from bisect import bisect_left, bisect_right, insort
 from collections.abc import Mapping
 from dataclasses import dataclass
+from enum import Enum
 from typing import Any
 
 from . import intervals
@@ -50,6 +52,78 @@ def internet_addresses(virtual_network: AddressSet) -> AddressSet:
     """What the ``Internet`` tag means next to a VNet: every address (IPv4 and IPv6)
     outside both ``VirtualNetwork`` (the VNet's and peers' space) and ``AzureLoadBalancer``."""
     return (virtual_network | AZURE_LOAD_BALANCER).complement()
+
+
+class InternetReading(Enum):
+    """How ``Internet`` is read next to a ``VirtualNetwork`` tag that holds user-route prefixes.
+
+    Azure documents that ``VirtualNetwork`` includes "address prefixes used on user-defined
+    routes"; whether ``Internet`` then shrinks by them is not documented, so the catalog
+    judges a check both ways and keeps the worse verdict.
+    """
+
+    WITH_ROUTES = "with"
+    """``Internet`` = every address outside ``VirtualNetwork`` (route prefixes included) and 168.63.129.16."""
+    WITHOUT_ROUTES = "without"
+    """``Internet`` = every address outside ``VirtualNetwork`` without the route prefixes (the own
+    networks) and 168.63.129.16: a route prefix is then in both tags."""
+
+    @property
+    def words(self) -> str:
+        return f"Internet outside VirtualNetwork {self.value} the route prefixes"
+
+
+class VirtualNetworkTags:
+    """What ``VirtualNetwork`` and ``Internet`` mean in the NSG rules of one subnet (and of the
+    NICs in it), under one :class:`InternetReading`.
+
+    ``own_networks``: the VNet's address space, its peers' spaces and the on-premises spaces of
+    its site-to-site connections. ``route_prefixes``: the ``addressPrefix`` of every route in
+    the subnet's route table. ``VirtualNetwork`` is their union whatever the reading.
+    """
+
+    __slots__ = ("own_networks", "route_prefixes", "reading", "virtual_network", "internet", "reading_dependent",
+                 "_other")
+
+    def __init__(self, own_networks: AddressSet, route_prefixes: AddressSet | None = None,
+                 reading: InternetReading = InternetReading.WITH_ROUTES) -> None:
+        routes = route_prefixes if route_prefixes is not None else AddressSet()
+        self._other: VirtualNetworkTags | None = None
+        self.own_networks = own_networks
+        self.route_prefixes = routes
+        self.reading = reading
+        self.virtual_network = own_networks | routes if routes else own_networks
+        self.reading_dependent = routes - own_networks - AZURE_LOAD_BALANCER if routes else AddressSet()
+        """The addresses ``Internet`` holds under one reading only (route prefixes outside the own
+        networks and 168.63.129.16); empty when both readings coincide."""
+        outside = self.virtual_network if reading is InternetReading.WITH_ROUTES else own_networks
+        self.internet = internet_addresses(outside)
+
+    @property
+    def readings_differ(self) -> bool:
+        return bool(self.reading_dependent)
+
+    def under(self, reading: InternetReading) -> VirtualNetworkTags:
+        """The same tags under another reading (made once)."""
+        if reading is self.reading:
+            return self
+        if self._other is None:
+            self._other = VirtualNetworkTags(self.own_networks, self.route_prefixes, reading)
+            self._other._other = self
+        return self._other
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, VirtualNetworkTags):
+            return NotImplemented
+        return (self.own_networks, self.route_prefixes, self.reading) == (
+            other.own_networks, other.route_prefixes, other.reading)
+
+    def __hash__(self) -> int:
+        return hash((self.own_networks, self.route_prefixes, self.reading))
+
+    def __repr__(self) -> str:
+        return (f"VirtualNetworkTags(own={self.own_networks!r}, routes={self.route_prefixes!r}, "
+                f"reading={self.reading.name})")
 
 
 RuleBox = tuple[int, IntervalSet, IntervalSet, IntervalSet, IntervalSet]
@@ -169,13 +243,19 @@ class CompiledRule:
         "nsg", "placed", "direction", "allow",
         "protocol_mask", "protocol_mask_widest", "dst_ports", "dst_ports_widest",
         "src_ports", "src_ports_widest", "dst_ports_hull_lo", "dst_ports_hull_hi", "early_problems",
-        "resolved", "min_boxes", "max_boxes", "exact", "asg_names", "problems", "_ref",
+        "resolved", "min_boxes", "max_boxes", "exact", "asg_names", "problems", "_ref", "position",
+        "context_free", "internet_sides",
     )
 
-    def __init__(self, nsg: CompiledNsg, placed: _PlacedRule, direction: Direction) -> None:
+    def __init__(self, nsg: CompiledNsg, placed: _PlacedRule, direction: Direction, position: int) -> None:
         self.nsg = nsg
         self.placed = placed
         self.direction = direction
+        self.position = position  # in the direction's evaluation order
+        # Known once resolved: whether the address sides mean the same in every context, and which
+        # of them name Internet (SOURCE_NAMES_INTERNET, DESTINATION_NAMES_INTERNET).
+        self.context_free = False
+        self.internet_sides = 0
         self.allow = placed.access == "Allow"
         self._ref: RuleRef | None = None
         self.resolved = False
@@ -187,7 +267,6 @@ class CompiledRule:
         context = nsg.context
         properties = placed.properties
         problems: list[Problem] = []
-
         protocol = properties.get("protocol")
         mask = _PROTOCOL_MASKS.get(protocol) if type(protocol) is str else None
         if mask is None:
@@ -213,6 +292,38 @@ class CompiledRule:
         self.dst_ports_hull_lo, self.dst_ports_hull_hi = (widest[0], widest[-1]) if widest else (0, 0)
         self.early_problems = problems
 
+    def rebound(self, nsg: CompiledNsg) -> CompiledRule:
+        """This rule for the same NSG object compiled in another context (other ``VirtualNetwork`` /
+        ``Internet``): a rule already resolved and found to mean the same in every context is
+        shared as it is; otherwise protocol and ports are copied (not parsed again) and the address
+        sides are left to resolve in the new context."""
+        if self.context_free:
+            return self
+        twin = CompiledRule.__new__(CompiledRule)
+        twin.nsg = nsg
+        twin.position = self.position
+        twin.context_free = False
+        twin.internet_sides = 0
+        twin.placed = self.placed
+        twin.direction = self.direction
+        twin.allow = self.allow
+        twin.protocol_mask = self.protocol_mask
+        twin.protocol_mask_widest = self.protocol_mask_widest
+        twin.dst_ports = self.dst_ports
+        twin.dst_ports_widest = self.dst_ports_widest
+        twin.src_ports = self.src_ports
+        twin.src_ports_widest = self.src_ports_widest
+        twin.dst_ports_hull_lo = self.dst_ports_hull_lo
+        twin.dst_ports_hull_hi = self.dst_ports_hull_hi
+        twin.early_problems = self.early_problems
+        twin._ref = self._ref
+        twin.resolved = False
+        twin.min_boxes = twin.max_boxes = (None, None)
+        twin.exact = True
+        twin.asg_names = ()
+        twin.problems = ()
+        return twin
+
     @property
     def ref(self) -> RuleRef:
         if self._ref is None:
@@ -237,14 +348,19 @@ class CompiledRule:
         properties = self.placed.properties
         problems = list(self.early_problems)
         asg_names: list[str] = []
-        dst_min, dst_max = _address_side(
+        dst_min, dst_max, dst_words = _address_side(
             context, properties, "destinationAddressPrefix", "destinationAddressPrefixes",
             "destinationApplicationSecurityGroups", problems, asg_names,
         )
-        src_min, src_max = _address_side(
+        src_min, src_max, src_words = _address_side(
             context, properties, "sourceAddressPrefix", "sourceAddressPrefixes",
             "sourceApplicationSecurityGroups", problems, asg_names,
         )
+        self.context_free = not dst_words and not src_words
+        self.internet_sides = (SOURCE_NAMES_INTERNET if src_words & _INTERNET else 0) | (
+            DESTINATION_NAMES_INTERNET if dst_words & _INTERNET else 0)
+        if self.internet_sides:
+            self.nsg.note_internet_rule(self)
         self.max_boxes = _family_boxes(
             self.protocol_mask_widest, self.dst_ports_widest, self.src_ports_widest, dst_max, src_max
         )
@@ -299,17 +415,19 @@ def _address_side(
     asg_key: str,
     problems: list[Problem],
     asg_names: list[str],
-) -> tuple[AddressSet, AddressSet]:
-    """(known addresses, widest addresses) of one side; widest is everything when
-    the side names ASGs or holds something unresolvable."""
+) -> tuple[AddressSet, AddressSet, int]:
+    """(known addresses, widest addresses, the context words named) of one side; widest is
+    everything when the side names ASGs or holds something unresolvable. The words are flags
+    (``_VIRTUAL_NETWORK``, ``_INTERNET``): 0 means the side is the same in every context."""
     single = properties.get(singular)
     single_only = type(single) is str and not properties.get(plural) and not properties.get(asg_key)
     if single_only:
-        known = context.single_addresses.get(single)
-        if known is None:
-            known = context.shared.single_addresses.get(single)
+        known = context.shared.single_addresses.get(single)
         if known is not None:
-            return known, known
+            return known, known, 0
+        known = context.single_addresses.get(single)
+        if known is not None:
+            return known, known, _context_word_flags((single,))
     side_problems: list[Problem] = []
     values = _field_values(properties, singular, plural, side_problems)
     side_asgs = _asg_names(properties, asg_key, side_problems)
@@ -319,15 +437,29 @@ def _address_side(
     side_problems.extend(resolve_problems)
     problems.extend(side_problems)
     asg_names.extend(side_asgs)
+    words = 0 if context_free else _context_word_flags(values)
     if side_problems or side_asgs:
-        return known, context.everything
+        return known, context.everything, words
     if single_only:
         (context.shared.single_addresses if context_free else context.single_addresses)[single] = known
-    return known, known
+    return known, known, words
 
 
 _CONTEXT_WORDS = frozenset({"virtualnetwork", "internet"})
 """Items whose meaning depends on the VNet; everything else resolves the same in every context."""
+_VIRTUAL_NETWORK, _INTERNET = 1, 2
+SOURCE_NAMES_INTERNET, DESTINATION_NAMES_INTERNET = 1, 2
+
+
+def _context_word_flags(values: tuple[str, ...]) -> int:
+    flags = 0
+    for value in values:
+        word = value.strip().lower()
+        if word == "virtualnetwork":
+            flags |= _VIRTUAL_NETWORK
+        elif word == "internet":
+            flags |= _INTERNET
+    return flags
 
 
 class ResolutionCache:
@@ -387,17 +519,24 @@ class ResolutionCache:
 
 
 class NsgContext:
-    """What tags mean around one NSG: the VNet's (plus peers') space and the tag data."""
+    """What tags mean around one NSG: ``VirtualNetwork``, ``Internet`` and the tag data.
+
+    ``internet`` defaults to :func:`internet_addresses` of ``virtual_network``. A caller
+    passes it when the two are not complements: the catalog judges ``Internet`` under a
+    subnet's user routes both with and without the route prefixes that ``VirtualNetwork``
+    holds (see :class:`VirtualNetworkTags`).
+    """
 
     def __init__(
         self,
         virtual_network: AddressSet,
         tags: ServiceTagIndex | None,
         shared: ResolutionCache | None = None,
+        internet: AddressSet | None = None,
     ) -> None:
         self.virtual_network = virtual_network
         self.tags = tags
-        self.internet = internet_addresses(virtual_network)
+        self.internet = internet if internet is not None else internet_addresses(virtual_network)
         self.shared = shared if shared is not None else ResolutionCache(tags)
         self.everything = AddressSet.everything()
         # Sides that name VirtualNetwork or Internet, by their text.
@@ -546,6 +685,7 @@ class _PlacedRule:
         self.order = order
 
 
+
 class CompiledNsg:
     """An NSG ready for evaluation in one VNet context.
 
@@ -554,16 +694,29 @@ class CompiledNsg:
     since most questions only ever ask one direction of an NSG.
     """
 
-    def __init__(self, nsg: Mapping[str, Any], context: NsgContext) -> None:
+    def __init__(self, nsg: Mapping[str, Any], context: NsgContext, template: CompiledNsg | None = None) -> None:
         if not isinstance(nsg, Mapping):
             raise TypeError(f"an NSG must be the ARM object (a mapping), not {type(nsg).__name__}")
         self.raw = nsg
         self.context = context
+        self._compiled: dict[Direction, tuple[CompiledRule, ...]] = {}
+        # Resolved rules naming Internet, as (position, on the source, on the destination), in order.
+        self._internet_rules: dict[Direction, list[tuple[int, bool, bool]]] = {Direction.INBOUND: [],
+                                                                               Direction.OUTBOUND: []}
+        # The same NSG object compiled in another context: its placement, and per direction the
+        # rules that mean the same in every context, do not depend on the context and are shared.
+        self._template = template if template is not None and template.raw is nsg else None
+        self._twins: dict[tuple[Direction, int], CompiledRule] = {}
+        if self._template is not None:
+            self.name, self.id = self._template.name, self._template.id
+            self._placed, self._problems = self._template._placed, self._template._problems
+            self._layout = self._template._layout
+            return
+        self._layout: dict[tuple[str, Direction], Any] = {}  # context-free facts, shared with later contexts
         self.name: str = nsg.get("name") if isinstance(nsg.get("name"), str) else "(unnamed NSG)"
         self.id: str | None = nsg.get("id") if isinstance(nsg.get("id"), str) else None
         self._placed: dict[Direction, list[_PlacedRule]] = {Direction.INBOUND: [], Direction.OUTBOUND: []}
         self._problems: dict[Direction, list[Unresolved]] = {Direction.INBOUND: [], Direction.OUTBOUND: []}
-        self._compiled: dict[Direction, tuple[CompiledRule, ...]] = {}
         self._place_rules()
 
     # first pass ------------------------------------------------------------
@@ -662,17 +815,89 @@ class CompiledNsg:
         return tuple(self._problems[direction if isinstance(direction, Direction) else Direction.parse(direction)])
 
     def rules(self, direction: Direction | str) -> tuple[CompiledRule, ...]:
-        """The direction's rules in evaluation order (ascending priority)."""
+        """The direction's rules in evaluation order (ascending priority).
+
+        The NSG object compiled for another context (an earlier :class:`NsgCompiler` entry) shares
+        its tuple: protocol, ports and priority do not depend on the context, and most rules are
+        filtered out on those alone. Before resolving a rule's addresses, take it through
+        :meth:`own` (the evaluator does), which keeps a rule shared only once it is known to mean
+        the same in every context."""
         if not isinstance(direction, Direction):
             direction = Direction.parse(direction)
         compiled = self._compiled.get(direction)
         if compiled is None:
-            compiled = tuple(CompiledRule(self, placed, direction) for placed in self._placed[direction])
+            if self._template is not None:
+                compiled = self._template.rules(direction)
+            else:
+                compiled = tuple(CompiledRule(self, placed, direction, position)
+                                 for position, placed in enumerate(self._placed[direction]))
             self._compiled[direction] = compiled
         return compiled
 
+    def own(self, rule: CompiledRule) -> CompiledRule:
+        """`rule` (from :meth:`rules`) as this compilation resolves it: itself when it is this
+        NSG's or resolved and context-free, else this context's copy (made once)."""
+        if rule.nsg is self or rule.context_free:
+            return rule
+        key = (rule.direction, rule.position)
+        twin = self._twins.get(key)
+        if twin is None:
+            twin = self._twins[key] = rule.rebound(self)
+        return twin
+
+    def note_internet_rule(self, rule: CompiledRule) -> None:
+        """Called when a rule naming Internet is resolved: :meth:`internet_rules` lists it."""
+        marked = self._internet_rules[rule.direction]
+        insort(marked, (rule.position, bool(rule.internet_sides & SOURCE_NAMES_INTERNET),
+                        bool(rule.internet_sides & DESTINATION_NAMES_INTERNET)))
+
+    def internet_rules(self, direction: Direction) -> list[tuple[int, bool, bool]]:
+        """``(position, source names Internet, destination names Internet)`` of each rule of the
+        direction that names the ``Internet`` tag and has been resolved, in evaluation order. A
+        rule is resolved before it can match a packet of any question asked, so for a verdict
+        already reached these are all the rules naming Internet that could have decided part of it."""
+        return self._internet_rules[direction]
+
+    def position_of(self, direction: Direction, ref: RuleRef) -> int:
+        """Where the rule ``ref`` stands in the direction's evaluation order; past the last rule for
+        the "no matching rule" outcome. Rules are ordered by (priority, default or not), so this is
+        a bisection and a name comparison."""
+        placed = self._placed[direction]
+        if ref.kind != RULE or ref.priority is None:
+            return len(placed)
+        key = ("order", direction)
+        keys = self._layout.get(key)
+        if keys is None:
+            keys = self._layout[key] = [(rule.priority, rule.is_default) for rule in placed]
+        wanted = (ref.priority, ref.is_default)
+        low, high = bisect_left(keys, wanted), bisect_right(keys, wanted)
+        for position in range(low, high):
+            if placed[position].name == ref.rule_name:
+                return position
+        # Not placed by this NSG (it cannot be): past every rule it could stand for, the cautious side.
+        return high if high > low else len(placed)
+
+    def rule_properties(self, direction: Direction, ref: RuleRef) -> Mapping[str, Any] | None:
+        """The ARM ``properties`` of the rule ``ref`` names (None for a "no matching rule" outcome)."""
+        position = self.position_of(direction, ref)
+        placed = self._placed[direction]
+        return placed[position].properties if position < len(placed) else None
+
     def __repr__(self) -> str:
         return f"CompiledNsg({self.name!r})"
+
+
+def names_tag(properties: Mapping[str, Any], side: str, tag: str) -> bool:
+    """Whether a rule's ``side`` (``"source"`` or ``"destination"``) names the tag (any case)."""
+    return _names_word(properties, f"{side}AddressPrefix", f"{side}AddressPrefixes", tag.lower())
+
+
+def _names_word(properties: Mapping[str, Any], singular: str, plural: str, word: str) -> bool:
+    values = [properties.get(singular)]
+    many = properties.get(plural)
+    if isinstance(many, list):
+        values.extend(many)
+    return any(isinstance(value, str) and value.strip().lower() == word for value in values)
 
 
 def _family_boxes(
@@ -699,26 +924,38 @@ class NsgCompiler:
     def __init__(self, tags: ServiceTagIndex | None) -> None:
         self.tags = tags
         self.shared = _shared_cache(tags)
-        self._contexts: dict[AddressSet, NsgContext] = {}
+        self._contexts: dict[tuple[AddressSet, AddressSet | None], NsgContext] = {}
         # Keyed by id() of the NSG object; the object itself is kept in the value so
         # the id cannot be reused by another object while the entry lives.
-        self._compiled: dict[tuple[int, AddressSet], tuple[Mapping[str, Any], CompiledNsg]] = {}
+        self._compiled: dict[tuple[int, AddressSet, AddressSet | None], tuple[Mapping[str, Any], CompiledNsg]] = {}
+        # The first compilation of each NSG object: later contexts share its placement and parsing.
+        self._first: dict[int, tuple[Mapping[str, Any], CompiledNsg]] = {}
 
-    def context(self, virtual_network: AddressSet) -> NsgContext:
-        context = self._contexts.get(virtual_network)
+    def context(self, virtual_network: AddressSet, internet: AddressSet | None = None) -> NsgContext:
+        key = (virtual_network, internet)
+        context = self._contexts.get(key)
         if context is None:
-            context = NsgContext(virtual_network, self.tags, self.shared)
-            self._contexts[virtual_network] = context
+            context = NsgContext(virtual_network, self.tags, self.shared, internet)
+            self._contexts[key] = context
         return context
 
-    def compile(self, nsg: Mapping[str, Any], virtual_network: AddressSet) -> CompiledNsg:
-        """The NSG compiled for a VNet whose ``VirtualNetwork`` tag is ``virtual_network``."""
-        key = (id(nsg), virtual_network)
+    def compile(self, nsg: Mapping[str, Any], virtual_network: AddressSet | VirtualNetworkTags,
+                internet: AddressSet | None = None) -> CompiledNsg:
+        """The NSG compiled where the ``VirtualNetwork`` tag is ``virtual_network`` and ``Internet``
+        is ``internet`` (default: every address outside ``virtual_network`` and AzureLoadBalancer).
+        Pass a :class:`VirtualNetworkTags` to give both at once. Compiled once per (NSG, tags)."""
+        if isinstance(virtual_network, VirtualNetworkTags):
+            virtual_network, internet = virtual_network.virtual_network, virtual_network.internet
+        key = (id(nsg), virtual_network, internet)
         cached = self._compiled.get(key)
         if cached is not None and cached[0] is nsg:
             return cached[1]
-        compiled = CompiledNsg(nsg, self.context(virtual_network))
+        first = self._first.get(id(nsg))
+        template = first[1] if first is not None and first[0] is nsg else None
+        compiled = CompiledNsg(nsg, self.context(virtual_network, internet), template)
         self._compiled[key] = (nsg, compiled)
+        if template is None:
+            self._first[id(nsg)] = (nsg, compiled)
         return compiled
 
 
@@ -738,12 +975,15 @@ def _shared_cache(tags: ServiceTagIndex | None) -> ResolutionCache:
 
 def compile_nsg(
     nsg: Mapping[str, Any],
-    virtual_network: AddressSet,
+    virtual_network: AddressSet | VirtualNetworkTags,
     tags: ServiceTagIndex | None,
+    internet: AddressSet | None = None,
 ) -> CompiledNsg:
     """Compile one NSG (not cached; prefer :class:`NsgCompiler` in a scan).
 
     What rule text resolves to (prefixes, ports, tags) is still shared with
     every other NSG compiled against the same tag index.
     """
-    return CompiledNsg(nsg, NsgContext(virtual_network, tags, _shared_cache(tags)))
+    if isinstance(virtual_network, VirtualNetworkTags):
+        virtual_network, internet = virtual_network.virtual_network, virtual_network.internet
+    return CompiledNsg(nsg, NsgContext(virtual_network, tags, _shared_cache(tags), internet))

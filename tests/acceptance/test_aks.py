@@ -205,7 +205,7 @@ SCORING_CASES = {
     "enabled-aml-only": ("Enabled", [AML_443], "fail"),
     "enabled-batch-only": ("Enabled", [AML_443, inbound_allow("S", 110, "BatchNodeManagement", "443")], "fail"),
     "enabled-vnet-only": ("Enabled", [AML_443, inbound_allow("S", 110, "VirtualNetwork", "443")], "fail"),
-    "enabled-one-public-ip": ("Enabled", [AML_443, inbound_allow("S", 110, "203.0.113.5/32", "443")], "pass"),
+    "enabled-one-public-ip": ("Enabled", [AML_443, inbound_allow("S", 110, "84.17.32.5/32", "443")], "pass"),
     "enabled-udp-only": ("Enabled", [AML_443, inbound_allow("S", 110, "Internet", "443", "Udp")], "fail"),
     "enabled-to-another-subnet": ("Enabled", [AML_443, inbound_allow("S", 110, "Internet", "443", destination="10.0.9.0/24")],
                                   "fail"),

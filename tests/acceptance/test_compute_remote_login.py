@@ -1,8 +1,8 @@
 """compute-remote-login (subject: AmlCompute compute; applies when the compute subnet has an NSG):
 TCP 22 is not allowed inbound from any public client, unless remoteLoginPortPublicAccess is Enabled.
 
-Public clients: Internet addresses (everything outside the VNet space and 168.63.129.16) outside
-every prefix of the global AzureMachineLearning and BatchNodeManagement tags.
+Public clients: globally reachable addresses (Python ipaddress is_global) outside the VNet's own
+networks and outside every prefix of the global AzureMachineLearning and BatchNodeManagement tags.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ BATCH_PREFIX = ipaddress.ip_network("20.42.6.224/27")
 WIDER_THAN_BATCH = ipaddress.ip_network("20.42.6.0/24")
 assert covered([BATCH_PREFIX], SERVICE_ADDRESSES)
 assert not covered([WIDER_THAN_BATCH], SERVICE_ADDRESSES)
-assert not covered([ipaddress.ip_network("203.0.113.7/32")], SERVICE_ADDRESSES)
+assert not covered([ipaddress.ip_network("84.17.32.7/32")], SERVICE_ADDRESSES)
 
 
 def ssh_allow(source: str | list[str], protocol: str = "Tcp", ports: str = "22", destination: str = "*") -> dict:
@@ -34,7 +34,7 @@ CASES = {
     "default-rules": ([], "pass"),
     "from-Internet": ([ssh_allow("Internet")], "fail"),
     "from-star": ([ssh_allow("*")], "fail"),
-    "from-one-public-ip": ([ssh_allow("203.0.113.7/32")], "fail"),
+    "from-one-public-ip": ([ssh_allow("84.17.32.7/32")], "fail"),
     "from-BatchNodeManagement": ([ssh_allow("BatchNodeManagement")], "pass"),
     "from-AzureMachineLearning": ([ssh_allow("AzureMachineLearning")], "pass"),
     "from-regional-batch-tag": ([ssh_allow("BatchNodeManagement.EastUS")], "pass"),
@@ -49,9 +49,15 @@ CASES = {
     "to-one-node-address": ([ssh_allow("Internet", destination="10.0.1.10")], "fail"),
     "denied-above-the-allow": ([security_rule("DenySsh", 90, "Inbound", "Deny", "Tcp", "*", "*", "22"),
                                 ssh_allow("Internet")], "pass"),
-    # Catalog: Internet is every address outside the VNet's space and AzureLoadBalancer, so a private
-    # range that is not this VNet's (an on-premises range, say) counts as a public client.
-    "from-private-range-outside-the-vnet": ([ssh_allow("192.168.0.0/16")], "fail"),
+    # Catalog: public clients are globally reachable addresses (ipaddress is_global), so private,
+    # shared (RFC 6598) and documentation ranges outside the VNet are not public clients.
+    "from-private-range-outside-the-vnet": ([ssh_allow("192.168.0.0/16")], "pass"),
+    "from-10-slash-8": ([ssh_allow("10.0.0.0/8")], "pass"),
+    "from-shared-address-space": ([ssh_allow("100.64.0.0/10")], "pass"),
+    "from-documentation-range": ([ssh_allow("192.0.2.0/24")], "pass"),
+    "from-link-local": ([ssh_allow("169.254.0.0/16")], "pass"),
+    "from-a-private-range-plus-one-public-ip": ([ssh_allow(["10.0.0.0/8", "8.8.8.8"])], "fail"),
+    "from-the-whole-ipv4-space-minus-nothing": ([ssh_allow("0.0.0.0/0")], "fail"),
 }
 
 

@@ -118,15 +118,16 @@ def replace_rules(nsg: dict[str, Any], rules: list[Rule]) -> None:
 # -- VNets ---------------------------------------------------------------------------------------
 
 
-def peer(vnet: dict[str, Any], remote_name: str, prefixes: list[str]) -> None:
+def peer(vnet: dict[str, Any], remote_name: str, prefixes: list[str], use_remote_gateways: bool = False,
+         remote_id: str | None = None) -> None:
     """A connected peering from `vnet` to a VNet holding `prefixes` (the shape a VNet GET returns)."""
-    remote_id = vnet["id"].rsplit("/", 1)[0] + f"/{remote_name}"
+    remote_id = remote_id or vnet["id"].rsplit("/", 1)[0] + f"/{remote_name}"
     vnet["properties"]["virtualNetworkPeerings"].append({
         "name": f"to-{remote_name}", "id": f"{vnet['id']}/virtualNetworkPeerings/to-{remote_name}",
         "etag": 'W/"1"', "type": "Microsoft.Network/virtualNetworks/virtualNetworkPeerings",
         "properties": {"provisioningState": "Succeeded", "peeringState": "Connected", "peeringSyncLevel": "FullyInSync",
                        "allowVirtualNetworkAccess": True, "allowForwardedTraffic": False, "allowGatewayTransit": False,
-                       "useRemoteGateways": False, "remoteVirtualNetwork": {"id": remote_id},
+                       "useRemoteGateways": use_remote_gateways, "remoteVirtualNetwork": {"id": remote_id},
                        "remoteAddressSpace": {"addressPrefixes": list(prefixes)},
                        "remoteVirtualNetworkAddressSpace": {"addressPrefixes": list(prefixes)}},
     })

@@ -82,6 +82,6 @@ def test_default_rule_is_named_when_it_decides(deciding: str) -> None:
 
 
 def test_remote_login_names_the_opening_rule() -> None:
-    s = aml_scenario(rules=[batch_allow_rule(), allow_in("OpsSsh", 333, "203.0.113.0/24", "22")])
+    s = aml_scenario(rules=[batch_allow_rule(), allow_in("OpsSsh", 333, "84.17.32.0/24", "22")])
     text = told(run(s.builder), "compute-remote-login", s.compute_id, "fail")
     assert "OpsSsh" in text and "333" in text

@@ -1,8 +1,9 @@
 """Who is a "public client": compute-remote-login and aks-scoring-inbound, plus aks-inbound-from-aml.
 
-- public clients: Internet addresses outside every prefix of the global AzureMachineLearning and
-  BatchNodeManagement tags. Internet: every address outside VirtualNetwork (the VNet's space plus
-  peered VNets' spaces) and 168.63.129.16.
+- public clients: globally reachable addresses (the IANA registries' column that Python's ipaddress
+  is_global follows) outside the VNet's own networks (its space, peered VNets' spaces, on-premises
+  spaces of its site-to-site connections) and outside every prefix of the global
+  AzureMachineLearning and BatchNodeManagement tags.
 - compute-remote-login (AmlCompute; applies when the compute subnet has an NSG): TCP 22 is not allowed
   inbound from any public client, unless remoteLoginPortPublicAccess is Enabled.
 - aks-scoring-inbound (AKS): inbound TCP on the scoring port (443 when sslConfiguration.status is
@@ -60,7 +61,7 @@ REMOTE_LOGIN_CASES: dict[str, tuple[list[dict[str, Any]], str]] = {
     "from-platform-address": ([ssh("168.63.129.16/32")], "pass"),
     "from-platform-address-bare": ([ssh("168.63.129.16")], "pass"),
     "from-platform-slash-24": ([ssh("168.63.129.0/24")], "fail"),
-    "from-aml-plus-one-public-ip": ([ssh(cidrs(ipv4(AML_GLOBAL))), ssh("198.51.100.20", 110)], "fail"),
+    "from-aml-plus-one-public-ip": ([ssh(cidrs(ipv4(AML_GLOBAL))), ssh("81.2.69.20", 110)], "fail"),
     "ssh-in-plural-ports-from-internet": ([ssh("Internet", ports=["3389", "22"])], "fail"),
     "ssh-from-internet-high-source-ports-only": ([ssh("Internet", source_ports="1024-65535")], "fail"),
     "internet-denied-above-allow-all": ([deny_in("DenyInternetSsh", 90, "Internet", "22", "Tcp"), ssh("*")], "pass"),
@@ -76,12 +77,18 @@ def test_remote_login(rules: list[dict[str, Any]], status: str) -> None:
     expect(run(s.builder), {(REMOTE_LOGIN, s.compute_id): status})
 
 
+# A VNet may use a globally routable range as its address space; such a peer's space is an own
+# network, not public clients.
+PEER_SPACE = "81.2.64.0/20"
+assert not overlaps([ipaddress.ip_network(PEER_SPACE)], SERVICE)
+
+
 @pytest.mark.parametrize(("peered", "status"), [(True, "pass"), (False, "fail")])
 def test_remote_login_from_a_peered_range(peered: bool, status: str) -> None:
-    # 10.50.0.0/16 is VirtualNetwork (not Internet) only while it is a peered VNet's space.
-    s = aml_scenario(rules=[batch_allow_rule(200), ssh("10.50.0.0/16")])
+    # 81.2.64.0/20 is an own network (not a public client) only while it is a peered VNet's space.
+    s = aml_scenario(rules=[batch_allow_rule(200), ssh(PEER_SPACE)])
     if peered:
-        peer(s.vnet, "vnet-hub", ["10.50.0.0/16"])
+        peer(s.vnet, "vnet-hub", [PEER_SPACE])
     expect(run(s.builder), {(REMOTE_LOGIN, s.compute_id): status})
 
 
@@ -117,17 +124,20 @@ SCORING_CASES: dict[str, tuple[str, list[dict[str, Any]], str]] = {
     # (sslConfiguration.status, rules, verdict)
     "internet-denied-above": ("Enabled", [AML_443, deny_in("DenyInternet443", 105, "Internet", "443", "Tcp"),
                                           scoring("Internet")], "fail"),
-    "one-public-ip-denied-above": ("Enabled", [AML_443, deny_in("DenyOne", 105, "198.51.100.20", "443", "Tcp"),
+    "one-public-ip-denied-above": ("Enabled", [AML_443, deny_in("DenyOne", 105, "81.2.69.20", "443", "Tcp"),
                                                scoring("Internet")], "pass"),
-    "internet-denied-but-one-ip-allowed-first": ("Enabled", [AML_443, scoring("198.51.100.20", priority=104),
+    "internet-denied-but-one-ip-allowed-first": ("Enabled", [AML_443, scoring("81.2.69.20", priority=104),
                                                              deny_in("DenyInternet443", 105, "Internet", "443", "Tcp")], "pass"),
     "from-storage-tag": ("Enabled", [AML_443, scoring("Storage.EastUS")], "pass"),
     "from-aml-and-batch-prefixes-only": ("Enabled", [scoring(cidrs(ipv4(AML_GLOBAL)), priority=100),
                                                      scoring(cidrs(ipv4(BATCH_GLOBAL)), priority=110)], "fail"),
     "from-aml-prefixes-plus-one-public-ip": ("Enabled", [scoring(cidrs(ipv4(AML_GLOBAL)), priority=100),
-                                                         scoring("198.51.100.20/32", priority=110)], "pass"),
+                                                         scoring("81.2.69.20/32", priority=110)], "pass"),
     "from-platform-address": ("Enabled", [AML_443, scoring("AzureLoadBalancer")], "fail"),
-    "from-on-premises-range": ("Enabled", [AML_443, scoring("192.168.0.0/16")], "pass"),
+    # 192.168.0.0/16 is not globally reachable: no public client is among those allowed.
+    "from-on-premises-range": ("Enabled", [AML_443, scoring("192.168.0.0/16")], "fail"),
+    "from-shared-address-space": ("Enabled", [AML_443, scoring("100.64.0.0/10")], "fail"),
+    "from-a-public-block": ("Enabled", [AML_443, scoring("84.17.32.0/24")], "pass"),
     "auto-port-80-only": ("Auto", [AML_443, scoring("Internet", "80")], "fail"),
     "any-source-to-the-subnet": ("Enabled", [scoring("*", destination="10.0.4.0/22")], "pass"),
 }
@@ -159,9 +169,9 @@ def test_scoring_port_when_ssl_configuration_is_absent(port: str, status: str) -
 
 @pytest.mark.parametrize(("peered", "status"), [(True, "fail"), (False, "pass")])
 def test_scoring_from_a_peered_range(peered: bool, status: str) -> None:
-    s = aks_scenario(rules=[AML_443, scoring("10.50.0.0/16")])
+    s = aks_scenario(rules=[AML_443, scoring(PEER_SPACE)])
     if peered:
-        peer(s.vnet, "vnet-hub", ["10.50.0.0/16"])
+        peer(s.vnet, "vnet-hub", [PEER_SPACE])
     expect(run(s.builder), {(SCORING, s.compute_id): status})
 
 
@@ -244,8 +254,23 @@ def test_aks_inbound_in_a_region_without_a_regional_entry(source: str, status: s
     expect(run(s.builder), {(AML_INBOUND, s.compute_id): status})
 
 
-def test_link_local_range_is_internet_by_the_catalog_definition() -> None:
-    # Internet is every address outside VirtualNetwork and 168.63.129.16: 169.254.0.0/16 is "Internet"
-    # and outside the service tags, so the catalog counts it as public clients.
-    s = aml_scenario(rules=[batch_allow_rule(200), ssh("169.254.0.0/16")])
-    expect(run(s.builder), {(REMOTE_LOGIN, s.compute_id): "fail"})
+@pytest.mark.parametrize(("source", "status"), [
+    ("169.254.0.0/16", "pass"),   # link-local: not globally reachable
+    ("127.0.0.0/8", "pass"),      # loopback
+    ("198.18.0.0/15", "pass"),    # benchmarking
+    ("240.0.0.0/4", "pass"),      # reserved
+    ("172.32.0.0/16", "fail"),    # just past 172.16.0.0/12: globally reachable
+    ("100.128.0.0/16", "fail"),   # just past 100.64.0.0/10
+    ("192.0.3.0/24", "fail"),     # just past TEST-NET-1
+])
+def test_special_purpose_ranges_are_not_public_clients(source: str, status: str) -> None:
+    # The IANA special-purpose registries' "globally reachable" column, as ipaddress.is_global reads it.
+    s = aml_scenario(rules=[batch_allow_rule(200), ssh(source)])
+    expect(run(s.builder), {(REMOTE_LOGIN, s.compute_id): status})
+
+
+@pytest.mark.parametrize(("source", "status"), [("fd00:1::/48", "pass"), ("2001:db8::/32", "pass"), ("2a00:1450::/32", "fail")])
+def test_special_purpose_ipv6_ranges_are_not_public_clients(source: str, status: str) -> None:
+    s = aml_scenario(rules=[batch_allow_rule(200), ssh(source)])
+    make_dual_stack(s.vnet, s.subnet)
+    expect(run(s.builder), {(REMOTE_LOGIN, s.compute_id): status})

@@ -25,6 +25,9 @@ PortRange: TypeAlias = tuple[int, int]
 # The question a caller asks decides how rules naming application security
 # groups (unresolvable to addresses) are read: the worst case for the question.
 AsgReading: TypeAlias = Literal["all_allowed", "any_allowed"]
+# Catalog, "Service tags in rules": where the subnet has user routes, Internet is judged both ways:
+# outside VirtualNetwork with the route prefixes, and outside it without them.
+InternetReading: TypeAlias = Literal["with_routes", "without_routes"]
 
 # ARM's protocol enum, in its own spelling. `*` (and the effective-rules API's
 # `All`, and `Any`) mean every one of these.
@@ -92,13 +95,21 @@ class AddressMatcher:
 class AddressContext:
     """What address tags mean for one NSG evaluation.
 
-    ``virtual_network``: the VNet's address space plus peered VNets' spaces.
+    ``virtual_network``: the VNet's own networks (its address space, peered VNets' spaces, the
+    on-premises spaces of its site-to-site connections).
     ``service_tags``: tag name (any case, global ``Storage`` or regional
     ``Storage.EastUS``) -> that entry's ``addressPrefixes``.
+    ``route_prefixes``: the ``addressPrefix`` of every route of the subnet's route table, as
+    written (a CIDR or a service-tag name); see :func:`route_prefixes_of`. The catalog puts
+    them in ``VirtualNetwork``.
+    ``internet_reading``: ``Internet`` is every address outside ``VirtualNetwork`` and
+    168.63.129.16, ``VirtualNetwork`` taken with the route prefixes or without them.
     """
 
     virtual_network: tuple[str, ...]
     service_tags: Mapping[str, Sequence[str]]
+    route_prefixes: tuple[str, ...] = ()
+    internet_reading: InternetReading = "with_routes"
 
     def __post_init__(self) -> None:
         lowered: dict[str, tuple[str, ...]] = {}
@@ -109,8 +120,28 @@ class AddressContext:
             lowered[key] = tuple(prefixes)
         object.__setattr__(self, "service_tags", lowered)
 
-    def virtual_network_networks(self) -> tuple[IPNetwork, ...]:
+    def own_networks(self) -> tuple[IPNetwork, ...]:
         return tuple(parse_network(prefix) for prefix in self.virtual_network)
+
+    def route_networks(self) -> tuple[IPNetwork, ...]:
+        networks: list[IPNetwork] = []
+        for prefix in self.route_prefixes:
+            if _looks_like_ip(prefix):
+                networks.append(parse_network(prefix))
+            else:
+                tagged = self.tag_networks(prefix)
+                if tagged is None:
+                    raise OracleInputError(f"route names unknown service tag {prefix!r}")
+                networks.extend(tagged)
+        return tuple(networks)
+
+    def virtual_network_networks(self) -> tuple[IPNetwork, ...]:
+        """The ``VirtualNetwork`` tag: the own networks and every route prefix."""
+        return self.own_networks() + self.route_networks()
+
+    def internet_excludes(self) -> tuple[IPNetwork, ...]:
+        """What ``Internet`` leaves out besides 168.63.129.16, under this reading."""
+        return self.virtual_network_networks() if self.internet_reading == "with_routes" else self.own_networks()
 
     def tag_networks(self, tag: str) -> tuple[IPNetwork, ...] | None:
         prefixes = self.service_tags.get(tag.lower())
@@ -207,7 +238,7 @@ def resolve_address_item(item: str, context: AddressContext) -> AddressMatcher:
     if lowered == "azureloadbalancer":
         return AddressMatcher((AZURE_LOAD_BALANCER,), ())
     if lowered == "internet":
-        outside = context.virtual_network_networks() + (AZURE_LOAD_BALANCER,)
+        outside = context.internet_excludes() + (AZURE_LOAD_BALANCER,)
         return AddressMatcher((), (outside,))
     if _looks_like_ip(text):
         return AddressMatcher((parse_network(text),), ())
@@ -215,6 +246,24 @@ def resolve_address_item(item: str, context: AddressContext) -> AddressMatcher:
     if networks is None:
         raise OracleInputError(f"unknown service tag {text!r}")
     return AddressMatcher(networks, ())
+
+
+def route_prefixes_of(route_table: Mapping[str, Any] | None) -> tuple[str, ...]:
+    """The ``addressPrefix`` of every route of an ARM route table (``properties.routes``), as written.
+    The oracle refuses a route it cannot read rather than leave it out."""
+    if route_table is None:
+        return ()
+    routes = route_table.get("properties", {}).get("routes") if isinstance(route_table.get("properties"), Mapping) else None
+    if not isinstance(routes, list):
+        raise OracleInputError("route table without a routes list")
+    prefixes: list[str] = []
+    for route in routes:
+        properties = route.get("properties") if isinstance(route, Mapping) else None
+        prefix = properties.get("addressPrefix") if isinstance(properties, Mapping) else None
+        if not isinstance(prefix, str) or not prefix.strip() or not isinstance(properties.get("nextHopType"), str):
+            raise OracleInputError(f"unreadable route {route!r}")
+        prefixes.append(prefix.strip())
+    return tuple(prefixes)
 
 
 def parse_port_item(item: str) -> PortRange:

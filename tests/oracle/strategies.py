@@ -43,16 +43,22 @@ _PORT_ANCHORS = (0, 1, 21, 22, 23, 79, 80, 81, 443, 444, 1023, 1024, 29876, 2987
 
 @dataclass(frozen=True)
 class GeneratedCase:
-    """One differential case: NSGs as ARM dicts and a flow class.
+    """One differential case: NSGs as ARM dicts and a flow class, and what the tags mean around them.
 
     ``composed`` false: ask about ``subnet_nsg`` alone (``nic_nsg`` is None);
     true: ask about the two-level path (either NSG may be missing).
+    ``own_networks``: the VNet's space plus peers' and on-premises spaces; ``route_table``: the
+    subnet's route table as ARM returns it (its prefixes join VirtualNetwork), or None;
+    ``internet_reading``: which reading of Internet the case asks under.
     """
 
     subnet_nsg: dict[str, Any] | None
     nic_nsg: dict[str, Any] | None
     flow: FlowClass
     composed: bool
+    own_networks: tuple[str, ...] = VIRTUAL_NETWORK
+    route_table: dict[str, Any] | None = None
+    internet_reading: str = "with_routes"
 
 
 # Strategies are built once, at import: hypothesis validates every strategy
@@ -317,11 +323,12 @@ def _draw_from_rules(draw: st.DrawFn, candidates: list[str]) -> list[str]:
     return sorted(picks)
 
 
-def _draw_flow(draw: st.DrawFn, nsgs_drawn: list[dict[str, Any]]) -> FlowClass:
+def _draw_flow(draw: st.DrawFn, nsgs_drawn: list[dict[str, Any]], extra: list[str] | None = None) -> FlowClass:
     """A flow class of one family (a packet's source and destination share one).
 
-    Half the time a side reuses prefixes or ports the drawn rules name,
-    so rules decide real parts of the flow rather than missing it.
+    Half the time a side reuses prefixes or ports the drawn rules name (or the case's own
+    networks and route prefixes, `extra`), so rules decide real parts of the flow rather than
+    missing it.
     """
     direction = draw(_DIRECTION)
     family = draw(_FAMILY)
@@ -333,6 +340,8 @@ def _draw_flow(draw: st.DrawFn, nsgs_drawn: list[dict[str, Any]]) -> FlowClass:
                 named.append(str(ipaddress.ip_network(value)))
             else:
                 named.extend(_TAG_PREFIXES.get(value.lower(), ()))
+        for value in extra or ():
+            named.extend([value] if value[:1].isdigit() or ":" in value else _TAG_PREFIXES.get(value.lower(), ()))
         named = [prefix for prefix in named if (":" in prefix) == (family == 6)]
         if named and draw(_HALF):
             return _draw_from_rules(draw, named)
@@ -361,11 +370,47 @@ def flow_classes(draw: st.DrawFn) -> FlowClass:
 _SHAPE = st.sampled_from(("single", "single", "single", "both", "both", "nic-only", "subnet-only"))
 
 
+# On-premises and peered spaces beyond the VNet: private, and public blocks overlapping the fake tags' windows.
+_EXTRA_OWN = st.lists(st.one_of(PREFIX_TEXT[4], PREFIX_TEXT[6]).map(lambda text: str(ipaddress.ip_network(text))),
+                      min_size=0, max_size=2)
+_ROUTE_PREFIX = st.one_of(
+    st.sampled_from(("0.0.0.0/0", "::/0", "0.0.0.0/0")),
+    PREFIX_TEXT[4].map(lambda text: str(ipaddress.ip_network(text))),
+    PREFIX_TEXT[6].map(lambda text: str(ipaddress.ip_network(text))),
+    st.sampled_from(tuple(FAKE_SERVICE_TAGS)),
+)
+_ROUTE_PREFIXES = st.lists(_ROUTE_PREFIX, min_size=1, max_size=3, unique=True)
+_HOPS = st.sampled_from(("VirtualAppliance", "Internet", "VirtualNetworkGateway", "None", "VnetLocal"))
+_READING = st.sampled_from(("with_routes", "without_routes"))
+
+
+def _draw_route_table(draw: st.DrawFn) -> dict[str, Any] | None:
+    """A route table as ARM returns it (a quarter of cases have none)."""
+    if draw(_ONE_IN_4) == 0:
+        return None
+    table_id = "/subscriptions/sub/resourceGroups/rg/providers/Microsoft.Network/routeTables/rt"
+    routes = []
+    for index, prefix in enumerate(draw(_ROUTE_PREFIXES)):
+        hop = draw(_HOPS)
+        properties: dict[str, Any] = {"provisioningState": "Succeeded", "addressPrefix": prefix, "nextHopType": hop}
+        if hop == "VirtualAppliance":
+            properties["nextHopIpAddress"] = "10.0.255.4"
+        routes.append({"name": f"route{index}", "id": f"{table_id}/routes/route{index}", "properties": properties})
+    return {"name": "rt", "id": table_id, "type": "Microsoft.Network/routeTables", "location": "eastus",
+            "properties": {"provisioningState": "Succeeded", "disableBgpRoutePropagation": False, "routes": routes}}
+
+
 @st.composite
 def cases(draw: st.DrawFn, max_rules: int = 8) -> GeneratedCase:
-    """Usually one NSG alone; sometimes a subnet and a NIC NSG, or a path missing one of them."""
+    """Usually one NSG alone; sometimes a subnet and a NIC NSG, or a path missing one of them. The
+    own networks add on-premises or peered spaces two times in three; three cases in four have user
+    routes, whose prefixes join VirtualNetwork; Internet is read one way or the other."""
     shape = draw(_SHAPE)
     subnet = _draw_nsg(draw, "subnet-nsg", max_rules) if shape in ("single", "both", "subnet-only") else None
     nic = _draw_nsg(draw, "nic-nsg", max_rules) if shape in ("both", "nic-only") else None
-    flow = _draw_flow(draw, [nsg for nsg in (subnet, nic) if nsg is not None])
-    return GeneratedCase(subnet, nic, flow, composed=shape != "single")
+    own = tuple(dict.fromkeys(VIRTUAL_NETWORK + tuple(draw(_EXTRA_OWN))))
+    route_table = _draw_route_table(draw)
+    extra = list(own) + [route["properties"]["addressPrefix"] for route in (route_table or {}).get("properties", {}).get("routes", [])]
+    flow = _draw_flow(draw, [nsg for nsg in (subnet, nic) if nsg is not None], extra)
+    return GeneratedCase(subnet, nic, flow, composed=shape != "single", own_networks=own, route_table=route_table,
+                         internet_reading=draw(_READING))

@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, Phase, find, settings
 import tests.test_differential_nsg as differential
 from amlaudit.auditor.netpolicy import FlowVerdict, Question
 
-from .strategies import GeneratedCase, cases
+from .strategies import VIRTUAL_NETWORK, GeneratedCase, cases
 
 SEARCH = settings(
     max_examples=300,
@@ -93,3 +93,31 @@ def test_an_engine_blaming_the_wrong_rule_is_caught(monkeypatch: pytest.MonkeyPa
 
     _find_objection(monkeypatch, misattributing_engine)
 
+
+
+# -- the VirtualNetwork tag as the catalog expands it ---------------------------------------------------
+
+
+def test_an_engine_leaving_route_prefixes_out_of_virtual_network_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
+    def routeless_engine(case: GeneratedCase, question: Question) -> FlowVerdict:
+        return _honest(dataclasses.replace(case, route_table=None), question)
+
+    found = _find_objection(monkeypatch, routeless_engine)
+    assert found.route_table is not None
+
+
+def test_an_engine_reading_internet_the_other_way_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
+    def swapped_reading_engine(case: GeneratedCase, question: Question) -> FlowVerdict:
+        other = "without_routes" if case.internet_reading == "with_routes" else "with_routes"
+        return _honest(dataclasses.replace(case, internet_reading=other), question)
+
+    found = _find_objection(monkeypatch, swapped_reading_engine)
+    assert found.route_table is not None
+
+
+def test_an_engine_ignoring_on_premises_spaces_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
+    def vnet_only_engine(case: GeneratedCase, question: Question) -> FlowVerdict:
+        return _honest(dataclasses.replace(case, own_networks=VIRTUAL_NETWORK), question)
+
+    found = _find_objection(monkeypatch, vnet_only_engine)
+    assert set(found.own_networks) > set(VIRTUAL_NETWORK)

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from .arm_rules import AddressContext, OracleInputError, ParsedNsg, parse_nsg
+from .arm_rules import AddressContext, OracleInputError, ParsedNsg, parse_nsg, route_prefixes_of
 from .flows import FlowBox, FlowClass, Packet, levels_for
 from .point_sampler import PacketVerifier, evaluate_packet, sample_flow
 from .z3_oracle import (
@@ -475,3 +475,39 @@ def test_partition_disagreement_checks_deciders_and_coverage() -> None:
     path = levels_for("Inbound", None, level)
     assert partition_disagreement(flow, path, [ClaimedPart(lower, (None, 100)), ClaimedPart(upper, (None, 200))]).holds
     assert not partition_disagreement(flow, path, [ClaimedPart(lower, (100, 100)), ClaimedPart(upper, (None, 200))]).holds
+
+
+# --- VirtualNetwork with route prefixes; both readings of Internet ---------------------------------
+
+
+def _forced(reading: str) -> AddressContext:
+    table = {"name": "rt", "properties": {"routes": [
+        {"name": "default", "properties": {"addressPrefix": "0.0.0.0/0", "nextHopType": "VirtualAppliance"}},
+        {"name": "batch", "properties": {"addressPrefix": "BatchNodeManagement.EastUS", "nextHopType": "Internet"}}]}}
+    return AddressContext(VNET + ("84.17.32.0/24",), CONTEXT.service_tags, route_prefixes_of(table), reading)  # type: ignore[arg-type]
+
+
+def test_a_default_route_puts_every_ipv4_address_in_virtual_network() -> None:
+    levels = (nsg("compute-nsg", rule("DenyInternet", 4000, "Deny", sourceAddressPrefix="Internet"), context=_forced("with_routes")),)
+    every, _ = ask(inbound_tcp(("8.8.8.0/24",), (22, 22)), levels)
+    # Read with the route prefixes, Internet holds no IPv4 address: AllowVnetInBound admits SSH from anywhere.
+    assert every.holds
+    levels = (nsg("compute-nsg", rule("DenyInternet", 4000, "Deny", sourceAddressPrefix="Internet"), context=_forced("without_routes")),)
+    every, some = ask(inbound_tcp(("8.8.8.0/24",), (22, 22)), levels)
+    assert not some.holds and every.deciding is not None and every.deciding.rule_name == "DenyInternet"
+
+
+def test_on_premises_space_is_virtual_network_and_not_internet() -> None:
+    context = AddressContext(VNET + ("84.17.32.0/24",), CONTEXT.service_tags)
+    levels = (nsg("compute-nsg", rule("DenyInternet", 100, "Deny", sourceAddressPrefix="Internet"), context=context),)
+    every, _ = ask(inbound_tcp(("84.17.32.0/25",), (22, 22)), levels)
+    assert every.holds and every.packet is None  # nothing denied: AllowVnetInBound
+
+
+def test_a_route_naming_a_tag_adds_the_tags_prefixes() -> None:
+    assert set(_forced("with_routes").route_networks()) >= {ipaddress.ip_network(p) for p in BATCH_PREFIXES}
+
+
+def test_an_unreadable_route_is_refused() -> None:
+    with pytest.raises(OracleInputError):
+        route_prefixes_of({"name": "rt", "properties": {"routes": [{"name": "x", "properties": {"nextHopType": "None"}}]}})

@@ -7,7 +7,10 @@ Answers the paths a Resource Manager client reads, with ARM's semantics:
   resource group and type, and child collections (`{parent id}/{child type}`);
 - `.../providers/Microsoft.Network/locations/{loc}/usages` and `.../serviceTags`;
 - `{scope}/providers/Microsoft.Authorization/locks`: every lock at or below the scope
-  (subscription, resource group or resource), as the locks API lists them.
+  (subscription, resource group or resource), as the locks API lists them;
+- `{virtual network gateway id}/connections` (VirtualNetworkGateways_ListConnections): every
+  `Microsoft.Network/connections` whose `virtualNetworkGateway1` or `virtualNetworkGateway2` is
+  that gateway, wherever the connection lives, as stored (a GET body may carry `sharedKey`).
 Paging is the server's business; this module only says what a path holds.
 """
 
@@ -73,6 +76,15 @@ class EstateRoutes:
         self._usages = {(u["subscription_id"].lower(), _location_key(u["location"])): u["value"]
                         for u in snapshot.get("usages") or []}
         self._service_tags = {_location_key(t["location"]): t["body"] for t in snapshot.get("service_tags") or []}
+        self._gateway_connections: dict[str, list[dict[str, Any]]] = {}
+        for resource in snapshot.get("resources") or []:
+            if str(resource.get("type", "")).lower() != "microsoft.network/connections":
+                continue
+            properties = resource.get("properties") if isinstance(resource.get("properties"), dict) else {}
+            for end in ("virtualNetworkGateway1", "virtualNetworkGateway2"):
+                reference = properties.get(end)
+                if isinstance(reference, dict) and isinstance(reference.get("id"), str):
+                    self._gateway_connections.setdefault(id_key(reference["id"]), []).append(resource)
         self._locks = [(id_key(lock["id"][: lock["id"].lower().rfind(_LOCKS_SUFFIX + "/")]), lock)
                        for lock in snapshot.get("locks") or []]
 
@@ -103,6 +115,10 @@ class EstateRoutes:
             return Document(body)
         if key in self._by_id:
             return Document(self._by_id[key])
+        if key.endswith("/connections") and "/providers/microsoft.network/virtualnetworkgateways/" in key:
+            gateway = key.rsplit("/", 1)[0]
+            if gateway in self._by_id:
+                return Collection(self._gateway_connections.get(gateway, []))
         if len(parts) == 5 and parts[2] == "providers":
             return Collection(self._by_subscription_type.get((parts[1], f"{parts[3]}/{parts[4]}"), []))
         if key in self._by_collection:
