@@ -20,7 +20,7 @@ from amlaudit.auditor.graph.model import Gap
 from amlaudit.auditor.pipeline import audit_snapshot, render_reports
 from amlaudit.auditor.registry import load_reporters
 from amlaudit.checks.storage import storage_trusted_services
-from amlaudit.reports.html_report import HtmlReporter, JsonLiteral, evidence_value, reference_link, safe_http_url
+from amlaudit.reports.html_report import HtmlReporter, evidence_html, reference_link, safe_http_url
 from tests.estates import EstateBuilder
 
 HOSTILE = "<script>alert(1)</script>"
@@ -419,21 +419,25 @@ def test_evidence_is_rendered_as_nested_lists_and_typed_values() -> None:
     assert pairs["empty"].text() == "(none)" and pairs["blank"].text() == "(empty)"
 
 
-def test_evidence_value_normalises_any_python_value() -> None:
+def test_evidence_renders_any_python_value_as_json_would_spell_it() -> None:
     class Address:
         def __str__(self) -> str:
             return "10.0.0.4"
 
-    assert evidence_value({"a": (1, 2.5, True, None), 3: Address()}) == {
-        "a": [JsonLiteral("1"), JsonLiteral("2.5"), JsonLiteral("true"), JsonLiteral("null")], "3": "10.0.0.4"}
+    html = str(evidence_html({"a": (1, 2.5, True, None), 3: Address(), "s": {"b", "a"}, "e": "", "n": []}))
+    dom = parse(f"<div>{html}</div>")
+    pairs = dict(zip([dt.text() for dt in dom.find_all("dt")], dom.find_all("dd")))
+    assert [(li.text(), li.find("span").attrs["class"]) for li in pairs["a"].find_all("li")] == [
+        ("1", "lit"), ("2.5", "lit"), ("true", "lit"), ("null", "lit")]
+    assert pairs["3"].text() == "10.0.0.4"  # a key that is not text is shown as text too
+    assert [li.text() for li in pairs["s"].find_all("li")] == ["a", "b"]  # a set, sorted
+    assert pairs["e"].text() == "(empty)" and pairs["n"].text() == "(none)"
     deep: Any = "leaf"
     for _ in range(50):
         deep = [deep]
-    rendered = evidence_value(deep)
-    depth = 0
-    while isinstance(rendered, list):
-        rendered, depth = rendered[0], depth + 1
-    assert isinstance(rendered, str) and depth < 50  # cut off as text, not a recursion error
+    rendered = parse(f"<div>{evidence_html({'deep': deep})}</div>")
+    assert 0 < len(rendered.find_all("ul")) < 50  # cut off as text, not a recursion error
+    assert "[[[" in rendered.text()
 
 
 def test_an_empty_result_renders_a_clean_page() -> None:
