@@ -33,6 +33,7 @@ from amlaudit.auditor.history.commands import history_option, open_for_scan, rec
 from amlaudit.auditor.history.errors import HistoryError
 from amlaudit.auditor.pipeline import UnknownFormatError, render_reports, write_reports
 from amlaudit.auditor.registry import RegistryError, load_checks, load_reporters, reporter_entry_points
+from amlaudit.auditor.render_workers import RenderSettingError
 from amlaudit.auditor.runner import cyclic_gc_paused, run_checks
 from amlaudit.auditor.scope import scope_findings
 from amlaudit.auditor.snapshot import Snapshot, SnapshotError, load_snapshot, read_snapshot_bytes, write_snapshot
@@ -334,7 +335,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         click.echo("amlaudit: interrupted", err=True)
         status = 130
     except (BadInput, SnapshotError, ConfigError, RegistryError, UnknownFormatError, waivers.WaiverError,
-            FindingsFileError, HistoryError) as exc:
+            FindingsFileError, HistoryError, RenderSettingError) as exc:
         click.echo(f"amlaudit: error: {exc}", err=True)
         status = EXIT_BAD_INPUT
     except OSError as exc:  # an unwritable --out, a full disk
