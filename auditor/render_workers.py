@@ -169,9 +169,11 @@ def _fork(result: AuditResult, group: list[tuple[int, Any]]) -> _Worker:
         status = 1
         try:
             os.close(read_fd)
+            # Every format first, then the bytes: a write blocks until the parent reads, which
+            # it does once its own formats are rendered.
+            files = [reporter.render(result) for _, reporter in group]
             with open(write_fd, "wb") as pipe:
-                for _, reporter in group:
-                    data = reporter.render(result)
+                for data in files:
                     pipe.write(_LENGTH.pack(len(data)))
                     pipe.write(data)
             status = 0
