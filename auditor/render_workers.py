@@ -161,10 +161,15 @@ class _Worker:
 
 
 def _fork(result: AuditResult, group: list[tuple[int, Any]]) -> _Worker:
-    read_fd, write_fd = os.pipe()
     for stream in (sys.stdout, sys.stderr):  # nothing buffered here is written twice
         stream.flush()
-    pid = os.fork()
+    read_fd, write_fd = os.pipe()
+    try:
+        pid = os.fork()
+    except OSError:
+        os.close(read_fd)
+        os.close(write_fd)
+        raise
     if pid == 0:  # the child: render, send, leave
         status = 1
         try:

@@ -111,3 +111,25 @@ def test_a_bad_setting_is_exit_2_with_one_line_and_nothing_written(monkeypatch: 
     assert status == 2
     assert err.count("\n") == 1 and RENDER_WORKERS_ENV in err and "Traceback" not in err
     assert not out.exists()
+
+
+class _Here:
+    filename = "here.txt"
+    render_apart = True
+
+    def render(self, result: object) -> bytes:
+        return str(os.getpid()).encode()
+
+
+def test_when_no_process_can_be_forked_the_format_renders_here(monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_fork() -> int:
+        raise BlockingIOError(11, "Resource temporarily unavailable")
+
+    monkeypatch.setenv(RENDER_WORKERS_ENV, "1")
+    monkeypatch.setattr(render_workers, "thread_count", lambda: 1)
+    monkeypatch.setattr(render_workers.sys, "platform", "linux")
+    monkeypatch.setattr(os, "fork", no_fork)
+    open_before = len(os.listdir("/proc/self/fd")) if Path("/proc/self/fd").exists() else None
+    assert render_workers.render_all(None, [_Here()]) == [str(os.getpid()).encode()]  # type: ignore[arg-type]
+    if open_before is not None:
+        assert len(os.listdir("/proc/self/fd")) == open_before  # the pipe was closed again
