@@ -34,6 +34,7 @@ from amlaudit.auditor.history.commands import history_option, open_for_scan, rec
 from amlaudit.auditor.history.errors import HistoryError
 from amlaudit.auditor.pipeline import UnknownFormatError, render_reports, write_reports
 from amlaudit.auditor.registry import RegistryError, load_checks, load_reporters, reporter_entry_points
+from amlaudit.auditor.render_workers import RenderSettingError
 from amlaudit.auditor.runner import cyclic_gc_paused, run_checks
 from amlaudit.auditor.scope import scope_findings
 from amlaudit.auditor.snapshot import Snapshot, SnapshotError, load_snapshot, read_snapshot_bytes, write_snapshot
@@ -356,7 +357,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (click.exceptions.Abort, KeyboardInterrupt):
         status = _error("interrupted", 130)
     except (BadInput, SnapshotError, ConfigError, RegistryError, UnknownFormatError, waivers.WaiverError,
-            FindingsFileError, HistoryError, TicketsRefused) as exc:
+            FindingsFileError, HistoryError, TicketsRefused, RenderSettingError) as exc:
         status = _error(str(exc), EXIT_BAD_INPUT)
     except OSError as exc:  # an unwritable --out, a full disk
         status = _error(f"{exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), EXIT_BAD_INPUT)

@@ -14,6 +14,7 @@ from amlaudit.auditor.findings import AuditResult
 from amlaudit.auditor.fsio import atomic_write
 from amlaudit.auditor.graph import build_estate
 from amlaudit.auditor.registry import load_checks, load_reporters
+from amlaudit.auditor.render_workers import render_all
 from amlaudit.auditor.runner import run_checks
 from amlaudit.auditor.scope import scope_findings
 from amlaudit.auditor.snapshot import Snapshot
@@ -37,11 +38,9 @@ def render_reports(result: AuditResult, formats: Sequence[str], reporters: Mappi
     unknown = [f for f in wanted if f not in reporters]
     if unknown:
         raise UnknownFormatError(f"unknown format {unknown[0]!r} (available: {', '.join(sorted(reporters))})")
-    rendered: dict[str, bytes] = {}
-    for name in dict.fromkeys(wanted):
-        reporter = reporters[name]()
-        rendered[reporter.filename] = reporter.render(result)
-    return rendered
+    instances = [reporters[name]() for name in dict.fromkeys(wanted)]
+    # The costliest formats may render in a forked worker beside the others (render_workers.py).
+    return {reporter.filename: data for reporter, data in zip(instances, render_all(result, instances), strict=True)}
 
 
 def write_reports(rendered: Mapping[str, bytes], out_dir: Path) -> list[Path]:

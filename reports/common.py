@@ -71,15 +71,20 @@ def evidence_text(evidence: Mapping[str, Any]) -> str:
 
     Values read as in the HTML report and findings.json: text as is, numbers, booleans
     and null as JSON spells them, a set sorted; nesting deeper than the HTML report
-    walks is shown as Python text. One pass, no intermediate values: this runs for
-    every finding of every tabular format.
+    walks is shown as Python text. One pass, no intermediate values, text (most values)
+    appended without a call: this runs for every finding of every tabular format.
     """
     parts: list[str] = []
+    append = parts.append
     for key, value in evidence.items():
-        parts.append(f"{key}: ")
-        _flat_into(value, parts, 0)
-        parts.append("; ")
+        if type(value) is str:
+            append(f"{key}: {value}")
+        else:
+            append(f"{key}: ")
+            _flat_into(value, parts, 0)
+        append("; ")
     return "".join(parts[:-1])
+
 
 
 def _flat_into(value: Any, out: list[str], depth: int) -> None:
@@ -96,8 +101,11 @@ def _flat_into(value: Any, out: list[str], depth: int) -> None:
     elif isinstance(value, Mapping):
         out.append("{")
         for i, (key, item) in enumerate(value.items()):
-            out.append(f"{', ' if i else ''}{key}: ")
-            _flat_into(item, out, depth + 1)
+            if type(item) is str:
+                out.append(f"{', ' if i else ''}{key}: {item}")
+            else:
+                out.append(f"{', ' if i else ''}{key}: ")
+                _flat_into(item, out, depth + 1)
         out.append("}")
     elif isinstance(value, (list, tuple, set, frozenset)):
         items = sorted(str(v) for v in value) if isinstance(value, (set, frozenset)) else value
@@ -105,7 +113,10 @@ def _flat_into(value: Any, out: list[str], depth: int) -> None:
         for i, item in enumerate(items):
             if i:
                 out.append(", ")
-            _flat_into(item, out, depth + 1)
+            if type(item) is str:
+                out.append(item)
+            else:
+                _flat_into(item, out, depth + 1)
         out.append("]")
     else:
         out.append(str(value))

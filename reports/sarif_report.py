@@ -205,4 +205,4 @@ class SarifReporter:
     filename = "findings.sarif"
 
     def render(self, result: AuditResult) -> bytes:
-        return orjson.dumps(sarif_log(result), default=json_default, option=orjson.OPT_INDENT_2) + b"\n"
+        return orjson.dumps(sarif_log(result), default=json_default, option=orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE)

@@ -1,7 +1,9 @@
 """`findings.csv` and `findings.xlsx`: one row per finding, for security reviewers' spreadsheets.
 
-Both files come from one pandas table (`findings_table`) with a stable, documented
-column order (`COLUMNS`, docs/formats.md); the workbook adds a per-check summary sheet.
+Both files come from one set of rows (`finding_rows`, one tuple of text per finding, in
+the stable, documented column order `COLUMNS`, docs/formats.md), built once per run and
+shared; `findings_table` is the same rows as a pandas table, and the workbook adds a
+per-check summary sheet made with pandas (`summary_table`).
 
 Resource names, tags and messages are Azure data, so an attacker who can name a
 resource controls cell text. A spreadsheet runs a cell that starts with `=`, `+`, `-`
@@ -12,22 +14,29 @@ or `@` (or a tab, carriage return or NUL before such text) as a formula, so:
     number or a hyperlink (xlsxwriter's `strings_to_formulas`/`_urls`/`_numbers` off),
     so the value is kept exactly and nothing in it is evaluated.
 
-The workbook is written with xlsxwriter from the pandas tables; a cell longer than
-Excel's 32,767 characters is cut and says so.
+The bytes are written from the rows, not through pandas' writers: the CSV with the
+standard library's `csv` writer (each distinct cell quoted once, `_CsvCells`), the
+workbook with xlsxwriter row by row; a workbook cell longer than Excel's 32,767
+characters is cut and says so. pandas and xlsxwriter are imported when a table or a
+workbook is made, so a run without csv/xlsx, or with csv alone, does not load them.
 """
 
 from __future__ import annotations
 
+import codecs
+import csv
 import io
 from collections import Counter
-from collections.abc import Iterable
-from typing import Any
-
-import pandas as pd
-import xlsxwriter
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
 
 from amlaudit.auditor.findings import AuditResult, Finding
 from amlaudit.reports.common import STATUS_ORDER, evidence_text, is_accepted, subject
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import xlsxwriter
 
 COLUMNS: tuple[str, ...] = (
     "check_id", "severity", "status", "resource_id", "resource_name", "resource_type", "resource_group",
@@ -58,7 +67,10 @@ def neutralise_formula(text: str) -> str:
     return text
 
 
-def _row(finding: Finding) -> tuple[Any, ...]:
+Row = tuple[str, ...]  # one finding's cells, in `COLUMNS` order, every one text
+
+
+def finding_row(finding: Finding) -> Row:
     where = subject(finding.resource_id)
     waiver = finding.waiver or {}
     return (
@@ -74,32 +86,40 @@ def _text(value: Any) -> str:
     return "" if value is None else str(value)
 
 
-def findings_table(findings: Iterable[Finding]) -> pd.DataFrame:
-    """One row per finding in the run's order, every cell text, columns in `COLUMNS` order."""
-    return pd.DataFrame.from_records([_row(f) for f in findings], columns=list(COLUMNS))
-
-
-class _LastTable:
-    """The table of the findings rendered last: the CSV and the workbook of one run share it.
+class _LastRows:
+    """The rows of the findings rendered last: the CSV and the workbook of one run share them.
 
     Keyed by the findings themselves (a tuple compared item by item, identity first, so a
-    hit costs one pointer comparison per finding and a changed list is never served an old
-    table). One entry: building the table is a third of either report's time at 25,000
-    findings, and keeping more than the current run's would only hold memory.
+    hit costs one pointer comparison per finding and a changed list is never served old
+    rows). One entry: building the rows (evidence flattened to text, subjects read from
+    their ids) is the part both formats share, and keeping more than the current run's
+    would only hold memory.
     """
 
     def __init__(self) -> None:
         self._key: tuple[Finding, ...] | None = None
-        self._table: pd.DataFrame | None = None
+        self._rows: list[Row] = []
 
-    def of(self, findings: Iterable[Finding]) -> pd.DataFrame:
+    def of(self, findings: Iterable[Finding]) -> list[Row]:
         key = tuple(findings)
-        if self._table is None or self._key != key:
-            self._key, self._table = key, findings_table(key)
-        return self._table
+        if self._key != key:
+            self._key, self._rows = key, [finding_row(f) for f in key]
+        return self._rows
 
 
-_last_table = _LastTable()
+_last_rows = _LastRows()
+
+
+def finding_rows(findings: Iterable[Finding]) -> list[Row]:
+    """One row per finding in the run's order: the cells of `COLUMNS`, as text (shared by CSV and XLSX)."""
+    return _last_rows.of(findings)
+
+
+def findings_table(findings: Iterable[Finding]) -> pd.DataFrame:
+    """The rows as a pandas table: one row per finding, every cell text, columns in `COLUMNS` order."""
+    import pandas as pd
+
+    return pd.DataFrame.from_records(finding_rows(findings), columns=list(COLUMNS))
 
 
 def summary_table(result: AuditResult) -> pd.DataFrame:
@@ -109,6 +129,8 @@ def summary_table(result: AuditResult) -> pd.DataFrame:
     counts statuses this version does not know. The baseline columns are empty when
     the run had no baseline.
     """
+    import pandas as pd
+
     titles = {c.id: (c.title, c.severity) for c in result.checks}
     counts: dict[str, Counter[str]] = {c.id: Counter() for c in result.checks}
     any_baseline = False
@@ -127,36 +149,100 @@ def summary_table(result: AuditResult) -> pd.DataFrame:
         title, severity = titles[check_id]
         statuses = [tally[s] for s in ("fail", "accepted", "error", "pass", "not_applicable", "other")]
         total = sum(tally[s] for s in (*STATUS_ORDER, "other"))
-        baseline = [tally["baseline_new"], tally["baseline_persisting"]] if any_baseline else [pd.NA, pd.NA]
+        baseline = [tally["baseline_new"], tally["baseline_persisting"]] if any_baseline else [None, None]
         rows.append([check_id, title, severity, *statuses, total, *baseline])
     table = pd.DataFrame(rows, columns=list(SUMMARY_COLUMNS))
     return table.astype({name: "Int64" for name in SUMMARY_COLUMNS[3:]})
+
+
+CSV_LINE_END = "\r\n"  # RFC 4180
+
+
+class _CsvCells:
+    """Cells as the standard library's CSV writer writes them, each distinct value quoted once.
+
+    The writer quotes a field from its own characters alone (RFC 4180: a delimiter, quote
+    or line break inside), so a field's text in a row is the text the same writer gives
+    it alone, and a row is its fields joined by the delimiter (tests compare with the
+    writer's own rows). At 25,000 findings most cells repeat (the checks' titles,
+    remediations and references, resource ids): quoting each distinct value once halves
+    the CSV's time. The one exception to "alone" is a record of a single empty field,
+    which the writer quotes: an empty cell is empty here, as in a row of several fields.
+    Formula neutralising is done on the same miss, so each distinct value is checked once.
+    """
+
+    def __init__(self) -> None:
+        self._buffer = io.StringIO()
+        self._writer = csv.writer(self._buffer, lineterminator=CSV_LINE_END)
+        self.known: dict[str, str] = {"": ""}  # value -> its cell text
+
+    def new(self, value: str) -> str:
+        self._writer.writerow((neutralise_formula(value) if value[:1] in _RISKY_FIRST else value,))
+        written = self._buffer.getvalue()[: -len(CSV_LINE_END)]
+        self._buffer.seek(0)
+        self._buffer.truncate()
+        cell = self.known[value] = value if written == value else written  # one copy when unchanged
+        return cell
+
+
+def csv_bytes(rows: Iterable[Sequence[str]], header: Sequence[str] = COLUMNS) -> bytes:
+    """The rows as RFC 4180 CSV in UTF-8 with a byte-order mark (Excel then reads non-ASCII
+    names right): CRLF line ends, fields quoted where needed, formula cells neutralised.
+
+    Written a line at a time into one buffer, so the file is held once (not as lines, text
+    and bytes at the same time: 150 MB less at 25,000 findings).
+    """
+    cells = _CsvCells()
+    known, new = cells.known.get, cells.new
+    out = io.BytesIO()
+    out.write(codecs.BOM_UTF8)
+    for row in (header, *rows):
+        out.write((",".join([cell if (cell := known(value)) is not None else new(value) for value in row])
+                   + CSV_LINE_END).encode("utf-8"))
+    return out.getvalue()
 
 
 class CsvReporter:
     filename = "findings.csv"
 
     def render(self, result: AuditResult) -> bytes:
-        table = _last_table.of(result.findings)
-        table = pd.DataFrame({column: [neutralise_formula(v) if v[:1] in _RISKY_FIRST else v for v in table[column]]
-                              for column in table.columns})
-        # UTF-8 with a byte-order mark so Excel reads non-ASCII names right; CRLF as RFC 4180 says.
-        return table.to_csv(index=False, lineterminator="\r\n").encode("utf-8-sig")
+        return csv_bytes(finding_rows(result.findings))
 
 
 class XlsxReporter:
     filename = "findings.xlsx"
+    # 475,000 cells through xlsxwriter for 3 MB of output: the costliest format, and the
+    # cheapest to send back from a forked worker (auditor/render_workers.py).
+    render_apart = True
+
+    def prepare(self, result: AuditResult) -> None:
+        """Before a fork: the rows, which the CSV rendered here shares."""
+        finding_rows(result.findings)
 
     def render(self, result: AuditResult) -> bytes:
+        import xlsxwriter
+
         buffer = io.BytesIO()
         # Text stays text: no formula, hyperlink or number is ever made from a cell's content.
         workbook = xlsxwriter.Workbook(buffer, {"in_memory": True, "strings_to_formulas": False,
                                                 "strings_to_urls": False, "strings_to_numbers": False})
+        created = _run_time(result.generated_at)
+        if created is not None:  # the run's time, not the render's: the same result gives the same file
+            workbook.set_properties({"created": created})
         bold = workbook.add_format({"bold": True})
-        _write_sheet(workbook, FINDINGS_SHEET, _last_table.of(result.findings), bold)
-        _write_sheet(workbook, SUMMARY_SHEET, summary_table(result), bold)
+        _write_findings_sheet(workbook, finding_rows(result.findings), bold)
+        _write_summary_sheet(workbook, summary_table(result), bold)
         workbook.close()
         return buffer.getvalue()
+
+
+def _run_time(generated_at: str) -> datetime | None:
+    try:
+        moment = datetime.fromisoformat(generated_at)
+    except ValueError:
+        return None
+    # xlsxwriter writes the time as UTC ("…Z").
+    return moment.astimezone(timezone.utc) if moment.tzinfo is not None else moment.replace(tzinfo=timezone.utc)
 
 
 def excel_cell(text: str) -> str:
@@ -166,19 +252,39 @@ def excel_cell(text: str) -> str:
     return text[: EXCEL_CELL_LIMIT - len(_CUT_MARK)] + _CUT_MARK
 
 
-def _write_sheet(workbook: xlsxwriter.Workbook, name: str, table: pd.DataFrame, header_format: Any) -> None:
-    """The frame written column by column with xlsxwriter (pandas' `to_excel` formats every cell
-    through Python objects of its own: twice the time for 25,000 findings)."""
+def _sheet(workbook: xlsxwriter.Workbook, name: str, columns: Sequence[str], rows: int, header_format: Any) -> Any:
     sheet = workbook.add_worksheet(name)
-    sheet.write_row(0, 0, list(table.columns), header_format)
+    sheet.write_row(0, 0, list(columns), header_format)
     sheet.freeze_panes(1, 0)
+    sheet.autofilter(0, 0, rows, len(columns) - 1)
+    return sheet
+
+
+def _write_findings_sheet(workbook: xlsxwriter.Workbook, rows: list[Row], header_format: Any) -> None:
+    """Every cell a string cell, row by row; an empty cell is left blank.
+
+    The write goes to xlsxwriter's undecorated `_write_string`, which `write_string` calls
+    after checking whether its first argument is "A1" notation: row and column numbers are
+    what is passed here, and that check was a tenth of the workbook's time at 475,000 cells.
+    """
+    sheet = _sheet(workbook, FINDINGS_SHEET, COLUMNS, len(rows), header_format)
+    write = getattr(sheet, "_write_string", sheet.write_string)
+    for number, row in enumerate(rows, start=1):
+        for column, value in enumerate(row):
+            if value:
+                write(number, column, excel_cell(value) if len(value) > EXCEL_CELL_LIMIT else value)
+
+
+def _write_summary_sheet(workbook: xlsxwriter.Workbook, table: pd.DataFrame, header_format: Any) -> None:
+    """The per-check counts: text columns as strings, counts as numbers, an empty count blank."""
+    import pandas as pd
+
+    sheet = _sheet(workbook, SUMMARY_SHEET, list(table.columns), len(table), header_format)
     for index, column in enumerate(table.columns):
         values = table[column].tolist()
         if pd.api.types.is_string_dtype(table[column]):
-            write = sheet.write_string
             for row, value in enumerate(values, start=1):
-                if value:  # an empty cell is left blank
-                    write(row, index, excel_cell(value) if len(value) > EXCEL_CELL_LIMIT else value)
-        else:  # the summary's counts; an empty baseline count is a blank cell
+                if value:
+                    sheet.write_string(row, index, excel_cell(value))
+        else:  # an empty baseline count is a blank cell
             sheet.write_column(1, index, [None if pd.isna(v) else int(v) for v in values])
-    sheet.autofilter(0, 0, len(table), len(table.columns) - 1)

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -56,3 +59,28 @@ def test_formats_repeat_and_mix_with_the_defaults(tmp_path: Path, capsys: pytest
     out = tmp_path / "out"
     assert main(["scan", "--demo", "--out", str(out), "--format", "markdown", "--format", "SARIF,markdown", "-q"]) == 1
     assert sorted(p.name for p in out.iterdir()) == ["findings.json", "findings.sarif", "summary.md"]
+
+
+_IMPORTS_PROBE = """
+import json, sys
+from amlaudit.auditor.cli import main
+status = main(["scan", "--demo", "--out", sys.argv[1], "--format", sys.argv[2], "--quiet"])
+print(json.dumps({"status": status, "loaded": sorted(m for m in ("pandas", "xlsxwriter", "py_ocsf_models") if m in sys.modules)}))
+"""
+
+
+@pytest.mark.parametrize(("formats", "loaded"), [
+    ("json,html", []),  # the default scan loads none of the formats' libraries
+    ("json,html,sarif,junit,csv,markdown", []),  # the CSV is written with the standard library
+    ("json,csv,xlsx", ["pandas", "xlsxwriter"]),  # the workbook's summary sheet is a pandas table
+    ("json,ocsf", ["py_ocsf_models"]),
+])
+def test_a_format_loads_its_libraries_only_when_asked_for(tmp_path: Path, formats: str, loaded: list[str]) -> None:
+    # A fresh interpreter (this one has imported everything) with one render process, so what
+    # a forked worker imports is seen here too.
+    env = {**os.environ, "AMLAUDIT_RENDER_WORKERS": "0"}
+    done = subprocess.run([sys.executable, "-c", _IMPORTS_PROBE, str(tmp_path / "out"), formats], env=env,
+                          capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr
+    answer = json.loads(done.stdout.strip().splitlines()[-1])
+    assert answer == {"status": answer["status"], "loaded": loaded} and answer["status"] in (1, 3)

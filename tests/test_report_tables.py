@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import codecs
+import csv
+import dataclasses
 import io
+from datetime import datetime
 
 import openpyxl
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from amlaudit.auditor.findings import AuditResult
 from amlaudit.reports.common import evidence_text
@@ -18,6 +24,7 @@ from amlaudit.reports.table_report import (
     SUMMARY_SHEET,
     CsvReporter,
     XlsxReporter,
+    csv_bytes,
     findings_table,
     neutralise_formula,
     summary_table,
@@ -174,3 +181,29 @@ def test_the_csv_and_the_workbook_of_different_findings_never_share_a_table() ->
     assert read_csv(same).resource_name.tolist() == ["second"]
     same.findings.append(finding(c, "error", rid("third")))
     assert read_xlsx(same)[FINDINGS_SHEET].resource_name.tolist() == ["second", "third"]
+
+
+def test_the_workbook_is_dated_by_the_run_not_by_the_render() -> None:
+    c = rule("rule-a")
+    audit = result([finding(c, "fail", rid("a"))], [c])  # generated at 2026-01-02T03:04:05Z
+    data = XlsxReporter().render(audit)
+    assert openpyxl.load_workbook(io.BytesIO(data)).properties.created == datetime(2026, 1, 2, 3, 4, 5)
+    # So the same result gives the same file, whenever (and in whichever process) it is rendered.
+    assert XlsxReporter().render(dataclasses.replace(audit, findings=list(audit.findings))) == data
+
+
+# Text a cell may hold: the CSV's delimiter, quote and line-break characters, formula openers,
+# controls, spaces at either end, and any other character.
+_CELL_TEXT = st.text(alphabet=st.one_of(st.sampled_from(',"\r\n \t\0=+-@\uff1d\'a;'), st.characters(codec="utf-8")), max_size=12)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(_CELL_TEXT, _CELL_TEXT, _CELL_TEXT), max_size=8))
+def test_csv_cells_are_exactly_what_the_csv_writer_writes(rows: list[tuple[str, str, str]]) -> None:
+    # Each distinct value is quoted once and reused: the file must still be the writer's own, byte for byte.
+    header = ("a", "b c", 'd"e')
+    expected = io.StringIO()
+    writer = csv.writer(expected, lineterminator="\r\n")
+    writer.writerow(header)
+    writer.writerows([[neutralise_formula(value) for value in row] for row in rows])
+    assert csv_bytes(rows, header) == codecs.BOM_UTF8 + expected.getvalue().encode("utf-8")
