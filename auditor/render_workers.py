@@ -19,7 +19,7 @@ What stays as in a serial render:
     done once and inherited.
 
 When the render stays serial (docs/formats.md, "Rendering in parallel"):
-  * `AMLAUDIT_RENDER_WORKERS=0`, or one usable core;
+  * `AMLAUDIT_RENDER_WORKERS=0`, or one usable core (affinity, capped by a cgroup v2 CPU quota);
   * any other thread in the process (e.g. a collector's or a test server's): a fork keeps
     only the calling thread, and a lock another thread held stays locked in the child;
   * not Linux: macOS's system libraries are not fork-safe (Python spawns there), and
@@ -38,6 +38,7 @@ import sys
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, BinaryIO
 
 from amlaudit.auditor.findings import AuditResult
@@ -100,11 +101,33 @@ def worker_count(apart: int) -> int:
     return min(wanted, apart)
 
 
-def usable_cores() -> int:
+CGROUP_CPU_MAX = Path("/sys/fs/cgroup/cpu.max")
+
+
+def usable_cores(cpu_max: Path = CGROUP_CPU_MAX) -> int:
+    """The cores this process may use: its CPU affinity, capped by a cgroup v2 CPU quota.
+
+    A container limited to `cpu: 1` on a larger node sees every core in its affinity, but
+    its quota lets it run one core's worth: a worker there would only take turns with the
+    scan's process, so the quota counts (whole cores, rounded down, at least one).
+    """
     try:
-        return len(os.sched_getaffinity(0))
+        cores = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):
-        return os.cpu_count() or 1
+        cores = os.cpu_count() or 1
+    quota = cgroup_cpu_quota(cpu_max)
+    return max(1, min(cores, int(quota))) if quota is not None else cores
+
+
+def cgroup_cpu_quota(cpu_max: Path = CGROUP_CPU_MAX) -> float | None:
+    """Cores' worth of CPU time the cgroup v2 quota allows ("QUOTA PERIOD"), None when unlimited or unknown."""
+    try:
+        quota, _, period = cpu_max.read_text(encoding="ascii").strip().partition(" ")
+        if quota == "max":
+            return None
+        return int(quota) / int(period or "100000")
+    except (OSError, ValueError, ZeroDivisionError):
+        return None
 
 
 def thread_count() -> int:

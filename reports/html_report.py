@@ -24,7 +24,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import jinja2
-from markupsafe import Markup, escape
+from html import escape as html_escape
+
+from markupsafe import Markup
 
 from amlaudit.auditor.check import SEVERITIES, SOURCE_DOCUMENT, SOURCE_URL, STATUSES, Check
 from amlaudit.auditor.findings import AuditResult, Finding
@@ -153,7 +155,9 @@ def evidence_html(evidence: Mapping[str, Any]) -> Markup:
     value cannot exhaust the recursion. Built in Python rather than by a recursive template
     macro (at ten thousand findings the macro calls dominated rendering), straight from the
     evidence rather than through an intermediate tree (a third of the report's time at
-    25,000 findings). Only our own tags are literal; every key and value goes through `escape`.
+    25,000 findings). Only our own tags are literal; every key and value goes through the standard library's
+    `html.escape` (quotes too: a plain `str` per value, where markupsafe's `escape` makes a
+    `Markup` object each time, two fifths of the evidence's cost at 25,000 findings).
     """
     parts: list[str] = []
     _mapping_into(evidence, parts, 0)
@@ -171,7 +175,7 @@ def _mapping_into(value: Mapping[Any, Any], out: list[str], depth: int) -> None:
         return
     out.append('<dl class="ev">')
     for key, item in value.items():
-        out.append(f"<dt>{escape(str(key))}</dt><dd>")
+        out.append(f"<dt>{html_escape(str(key))}</dt><dd>")
         _evidence_into(item, out, depth)
         out.append("</dd>")
     out.append("</dl>")
@@ -179,16 +183,16 @@ def _mapping_into(value: Mapping[Any, Any], out: list[str], depth: int) -> None:
 
 def _evidence_into(value: Any, out: list[str], depth: int) -> None:
     if isinstance(value, str):
-        out.append(str(escape(value)) if value else _EMPTY_TEXT)
+        out.append(html_escape(value) if value else _EMPTY_TEXT)
     elif value is None:
         out.append('<span class="lit">null</span>')
     elif value is True or value is False:
         out.append(f'<span class="lit">{"true" if value else "false"}</span>')
     elif isinstance(value, (int, float)):
-        out.append(f'<span class="lit">{escape(repr(value))}</span>')
+        out.append(f'<span class="lit">{html_escape(repr(value))}</span>')
     elif depth >= _MAX_EVIDENCE_DEPTH or not isinstance(value, _NESTED):
         text = str(value)
-        out.append(str(escape(text)) if text else _EMPTY_TEXT)
+        out.append(html_escape(text) if text else _EMPTY_TEXT)
     elif isinstance(value, Mapping):
         _mapping_into(value, out, depth + 1)
     else:

@@ -95,6 +95,23 @@ def test_by_default_one_core_is_left_to_this_process(monkeypatch: pytest.MonkeyP
     assert worker_count(2) == 0
 
 
+@pytest.mark.parametrize(("cpu_max", "cores"), [
+    ("max 100000\n", None),            # no quota: the affinity decides
+    ("100000 100000\n", 1),            # `cpu: 1` in a container: one core, no worker
+    ("150000 100000\n", 1),            # 1.5 cores: still one whole core
+    ("200000 100000\n", 2),
+    ("50000 100000\n", 1),             # half a core: at least one
+    ("garbage\n", None),               # unreadable: the affinity decides
+])
+def test_a_cgroup_cpu_quota_caps_the_usable_cores(tmp_path: Path, cpu_max: str, cores: int | None) -> None:
+    quota_file = tmp_path / "cpu.max"
+    quota_file.write_text(cpu_max)
+    affinity = len(os.sched_getaffinity(0))
+    expected = affinity if cores is None else min(affinity, cores)
+    assert render_workers.usable_cores(quota_file) == expected
+    assert render_workers.usable_cores(tmp_path / "absent") == affinity
+
+
 @pytest.mark.parametrize("setting", ["two", "-1", "1.5"])
 def test_a_bad_setting_is_refused(monkeypatch: pytest.MonkeyPatch, setting: str) -> None:
     monkeypatch.setenv(RENDER_WORKERS_ENV, setting)
