@@ -1,8 +1,11 @@
 """Scan performance on generated estates: does `amlaudit scan --snapshot` stay linear and cheap?
 
-The tracker's targets (issue 3): scan time grows linearly, t(2N)/t(N) <= 2.3 at N = 500;
-at N = 1,000 the whole scan takes at most 5x the time `json.load` needs to parse the
-same file; peak memory stays under 3 GB. "The whole scan" is what
+The tracker's targets: scan time grows linearly, t(2N)/t(N) <= 2.3 at N = 500 (issue 3);
+at N = 1,000 the whole scan takes at most 2.5x the time `json.load` needs to parse the
+same file, and its peak memory stays under 1 GB (issue 7; issue 3 asked 5x and 3 GB).
+The ratio to `json.load` is given two ways: the ratio of the medians, and the median of
+each repetition's own ratio (its scan and its `json.load` run minutes apart at most, so a
+machine whose speed drifts during the benchmark moves both). "The whole scan" is what
 `amlaudit scan --snapshot FILE --out DIR` does: load and validate the snapshot, build
 the graph, run every registered check, render findings.json and report.html, write them.
 
@@ -45,8 +48,8 @@ import orjson
 OUT_DIR = Path(__file__).resolve().parent / "out"
 REPO_ROOT = Path(__file__).resolve().parent.parent
 TARGET_SCALING = 2.3  # t(2N)/t(N) at N = 500
-TARGET_JSON_LOAD_RATIO = 5.0  # whole scan / json.load at N = 1,000
-TARGET_PEAK_RSS_MB = 3 * 1024
+TARGET_JSON_LOAD_RATIO = 2.5  # whole scan / json.load at N = 1,000 (issue 7; issue 3: 5)
+TARGET_PEAK_RSS_MB = 1024  # issue 7: under 1 GB (issue 3: 3 GB)
 T = TypeVar("T")
 
 
@@ -288,7 +291,12 @@ def summarize(sizes: dict[int, dict[str, Any]]) -> dict[str, Any]:
         at = sizes[1000]
         worst_cpu = max(at[k]["cpu"] / at["json_load"]["cpu"] for k in ("in_process_total", "end_to_end"))
         worst_wall = max(at[k]["wall"] / at["json_load"]["wall"] for k in ("in_process_total", "end_to_end"))
-        verdicts["scan_vs_json_load_at_1000"] = {"worst_cpu": worst_cpu, "worst_wall": worst_wall, "target": TARGET_JSON_LOAD_RATIO,
+        # Each repetition's scan against its own json.load: robust to a machine whose speed drifts.
+        paired_cpu = max(statistics.median(run[k]["cpu"] / run["json_load"]["cpu"] for run in at["runs"])
+                         for k in ("in_process_total", "end_to_end"))
+        verdicts["scan_vs_json_load_at_1000"] = {"worst_cpu": worst_cpu, "worst_wall": worst_wall,
+                                                 "worst_cpu_per_repetition_median": paired_cpu,
+                                                 "target": TARGET_JSON_LOAD_RATIO,
                                                  "met": worst_cpu <= TARGET_JSON_LOAD_RATIO}
     peak = max(max(s["end_to_end_peak_rss_mb"], s["in_process_peak_rss_mb"]) for s in sizes.values())
     verdicts["peak_rss"] = {"mb": peak, "target_mb": TARGET_PEAK_RSS_MB, "met": peak < TARGET_PEAK_RSS_MB}
