@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import shutil
 import signal
 import socket
@@ -22,7 +23,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
-README_PORTS = {"8085": "github", "8081": "jira", "8082": "azure-boards"}
+README_PORTS = ("8085", "8081", "8082")  # GitHub, Jira, Azure Boards stand-ins
 
 
 def walkthrough_script() -> str:
@@ -48,9 +49,9 @@ def test_readme_tickets_walkthrough_runs_as_written(tmp_path: Path) -> None:
     env = {**os.environ, "PATH": f"{bindir}{os.pathsep}{os.environ.get('PATH', '')}", "PYTHONPATH": str(REPO)}
     for name in ("GITHUB_TOKEN", "JIRA_EMAIL", "JIRA_API_TOKEN", "JIRA_PAT", "AZURE_DEVOPS_EXT_PAT"):
         env.pop(name, None)
-    # The stand-ins run in the background of the script, in a process group of its own (ended after).
-    # The stand-ins hold the output pipe open: the script ends them when it ends.
-    wrapper = "set -u\ntrap 'kill $(jobs -p) 2>/dev/null' EXIT\ncd " + _quote(tmp_path) + "\n"
+    # The stand-ins run in the background of the script and hold its output pipe open: the script
+    # ends them when it ends (and its process group is ended after, whatever happened).
+    wrapper = f"set -u\ntrap 'kill $(jobs -p) 2>/dev/null' EXIT\ncd {shlex.quote(str(tmp_path))}\n"
     # The stand-ins need a moment to listen before the first sync: wait for their ports.
     script = script.replace("export GITHUB_TOKEN", _wait_for_ports(script) + "export GITHUB_TOKEN", 1)
     process = subprocess.Popen(["bash", "-c", wrapper + script], cwd=tmp_path, env=env, stdout=subprocess.PIPE,
@@ -68,10 +69,6 @@ def test_readme_tickets_walkthrough_runs_as_written(tmp_path: Path) -> None:
                     ("Azure Boards", "26"), ("Azure Boards", "0"), ("Jira", "3")], output[-4000:]
     assert "(dry run: only reads were sent)" in output
     assert len(re.findall(r"^marked accepted SEC-\d+ ", output, re.M)) == 3
-
-
-def _quote(path: Path) -> str:
-    return "'" + str(path).replace("'", "'\\''") + "'"
 
 
 def _wait_for_ports(script: str) -> str:
