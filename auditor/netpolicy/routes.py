@@ -208,6 +208,8 @@ class CompiledRouteTable:
             for _, _, _, lo, hi, route in family_entries:
                 if not remaining:
                     break
+                if hi <= remaining[0] or remaining[-1] <= lo:  # most routes miss the query entirely
+                    continue
                 taken = intervals.intersect(remaining, (lo, hi))
                 if not taken:
                     continue

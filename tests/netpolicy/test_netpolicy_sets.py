@@ -40,6 +40,21 @@ def test_interval_algebra_matches_python_sets(left: frozenset[int], right: froze
         assert intervals.contains(a, probe) == (probe in left)
 
 
+@pytest.mark.parametrize(("a", "b", "expected"), [
+    ((0, 5), (5, 10), False),                    # half-open: touching is not overlapping
+    ((0, 6), (5, 10), True),
+    ((0, 2, 4, 6, 8, 10), (2, 4, 6, 8), False),  # each in the other's gaps
+    ((0, 2, 4, 6, 8, 10), (6, 8, 9, 12), True),  # only the last intervals meet
+    ((3, 4), (0, 2, 5, 9), False),               # a small set inside a gap of a large one
+    ((0, 100), (40, 41, 60, 61), True),          # one interval spanning the other set
+    ((), (0, 1), False),
+])
+def test_overlaps_stops_at_the_first_shared_point(a: intervals.IntervalSet, b: intervals.IntervalSet,
+                                                  expected: bool) -> None:
+    assert intervals.overlaps(a, b) is expected and intervals.overlaps(b, a) is expected
+    assert expected == bool(intervals.intersect(a, b))
+
+
 @settings(max_examples=200, deadline=None)
 @given(small_sets, small_sets)
 def test_interval_results_are_normalised(left: frozenset[int], right: frozenset[int]) -> None:
