@@ -14,18 +14,20 @@ or `@` (or a tab, carriage return or NUL before such text) as a formula, so:
     number or a hyperlink (xlsxwriter's `strings_to_formulas`/`_urls`/`_numbers` off),
     so the value is kept exactly and nothing in it is evaluated.
 
-The bytes are written from the rows, not through pandas' writers: the CSV with the
-standard library's `csv` writer (each distinct cell quoted once, `_CsvCells`), the
-workbook with xlsxwriter row by row; a workbook cell longer than Excel's 32,767
-characters is cut and says so. pandas and xlsxwriter are imported when a table or a
-workbook is made, so a run without csv/xlsx, or with csv alone, does not load them.
+The bytes are written from the rows, not through pandas' writers: the CSV quoted as the
+standard library's `csv` writer quotes (each distinct cell once, `_CsvCells`), the
+workbook with xlsxwriter, its findings' rows as inline-string cells by a worksheet class
+of ours (`_InlineRowsSheet`, the same XML as xlsxwriter's `constant_memory` mode); a
+workbook cell longer than Excel's 32,767 characters is cut and says so. pandas and
+xlsxwriter are imported when a table or a workbook is made, so a run without csv/xlsx,
+or with csv alone, does not load them.
 """
 
 from __future__ import annotations
 
 import codecs
-import csv
 import io
+import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timezone
@@ -161,28 +163,31 @@ CSV_LINE_END = "\r\n"  # RFC 4180
 class _CsvCells:
     """Cells as the standard library's CSV writer writes them, each distinct value quoted once.
 
-    The writer quotes a field from its own characters alone (RFC 4180: a delimiter, quote
-    or line break inside), so a field's text in a row is the text the same writer gives
-    it alone, and a row is its fields joined by the delimiter (tests compare with the
-    writer's own rows). At 25,000 findings most cells repeat (the checks' titles,
-    remediations and references, resource ids): quoting each distinct value once halves
-    the CSV's time. The one exception to "alone" is a record of a single empty field,
-    which the writer quotes: an empty cell is empty here, as in a row of several fields.
-    Formula neutralising is done on the same miss, so each distinct value is checked once.
+    The writer (the `excel` dialect, minimal quoting) quotes a field from its own
+    characters alone: one holding the delimiter, the quote or a line break is enclosed in
+    quotes with each quote doubled (RFC 4180), any other is written as it is. So a field's
+    text in a row is the text the writer gives it alone, and a row is its fields joined by
+    the delimiter. At 25,000 findings most cells repeat (the checks' titles, remediations
+    and references, resource ids): each distinct value is quoted once. The rule is applied
+    here with string operations rather than by a `writerow` per value, which copies the
+    text a character at a time (0.25 s for the 27 MB of distinct text at 25,000 findings,
+    0.05 s here); a property test compares every file with the writer's own, byte for
+    byte. The one exception to "alone" is a record of a single empty field, which the
+    writer quotes: an empty cell is empty here, as in a row of several fields. Formula
+    neutralising is done on the same miss, so each distinct value is checked once.
     """
 
     def __init__(self) -> None:
-        self._buffer = io.StringIO()
-        self._writer = csv.writer(self._buffer, lineterminator=CSV_LINE_END)
         self.known: dict[str, str] = {"": ""}  # value -> its cell text
 
     def new(self, value: str) -> str:
-        self._writer.writerow((neutralise_formula(value) if value[:1] in _RISKY_FIRST else value,))
-        written = self._buffer.getvalue()[: -len(CSV_LINE_END)]
-        self._buffer.seek(0)
-        self._buffer.truncate()
-        cell = self.known[value] = value if written == value else written  # one copy when unchanged
-        return cell
+        text = neutralise_formula(value) if value[:1] in _RISKY_FIRST else value
+        if '"' in text:
+            text = '"' + text.replace('"', '""') + '"'
+        elif "," in text or "\n" in text or "\r" in text:
+            text = '"' + text + '"'
+        self.known[value] = text
+        return text
 
 
 def csv_bytes(rows: Iterable[Sequence[str]], header: Sequence[str] = COLUMNS) -> bytes:
@@ -211,8 +216,8 @@ class CsvReporter:
 
 class XlsxReporter:
     filename = "findings.xlsx"
-    # 475,000 cells through xlsxwriter for 3 MB of output: the costliest format, and the
-    # cheapest to send back from a forked worker (auditor/render_workers.py).
+    # 350,000 cells for 3.5 MB of output: costly for its size, and so the cheapest to send
+    # back from a forked worker (auditor/render_workers.py).
     render_apart = True
 
     def prepare(self, result: AuditResult) -> None:
@@ -252,8 +257,9 @@ def excel_cell(text: str) -> str:
     return text[: EXCEL_CELL_LIMIT - len(_CUT_MARK)] + _CUT_MARK
 
 
-def _sheet(workbook: xlsxwriter.Workbook, name: str, columns: Sequence[str], rows: int, header_format: Any) -> Any:
-    sheet = workbook.add_worksheet(name)
+def _sheet(workbook: xlsxwriter.Workbook, name: str, columns: Sequence[str], rows: int, header_format: Any,
+           worksheet_class: type | None = None) -> Any:
+    sheet = workbook.add_worksheet(name, worksheet_class=worksheet_class)
     sheet.write_row(0, 0, list(columns), header_format)
     sheet.freeze_panes(1, 0)
     sheet.autofilter(0, 0, rows, len(columns) - 1)
@@ -261,18 +267,100 @@ def _sheet(workbook: xlsxwriter.Workbook, name: str, columns: Sequence[str], row
 
 
 def _write_findings_sheet(workbook: xlsxwriter.Workbook, rows: list[Row], header_format: Any) -> None:
-    """Every cell a string cell, row by row; an empty cell is left blank.
+    """The header through xlsxwriter, the findings' rows as inline-string cells (`_InlineRowsSheet`)."""
+    sheet = _sheet(workbook, FINDINGS_SHEET, COLUMNS, len(rows), header_format, _inline_rows_sheet_class())
+    sheet.attach_rows(rows)
 
-    The write goes to xlsxwriter's undecorated `_write_string`, which `write_string` calls
-    after checking whether its first argument is "A1" notation: row and column numbers are
-    what is passed here, and that check was a tenth of the workbook's time at 475,000 cells.
-    """
-    sheet = _sheet(workbook, FINDINGS_SHEET, COLUMNS, len(rows), header_format)
-    write = getattr(sheet, "_write_string", sheet.write_string)
-    for number, row in enumerate(rows, start=1):
-        for column, value in enumerate(row):
-            if value:
-                write(number, column, excel_cell(value) if len(value) > EXCEL_CELL_LIMIT else value)
+
+def _inline_rows_sheet_class() -> type:
+    """`_InlineRowsSheet`, defined on first use so that xlsxwriter is imported only for a workbook."""
+    global _INLINE_ROWS_SHEET
+    if _INLINE_ROWS_SHEET is None:
+        _INLINE_ROWS_SHEET = _define_inline_rows_sheet()
+    return _INLINE_ROWS_SHEET
+
+
+_INLINE_ROWS_SHEET: type | None = None
+
+
+def _define_inline_rows_sheet() -> type:
+    from xlsxwriter.utility import xl_col_to_name
+    from xlsxwriter.worksheet import Worksheet
+    from xlsxwriter.xmlwriter import XMLwriter
+
+    class _InlineRowsSheet(Worksheet):  # type: ignore[misc]
+        """A worksheet whose data rows are text, written as xlsxwriter's `constant_memory` mode writes them.
+
+        Why: through `write_string`, xlsxwriter spends about 5 µs of Python per cell (the
+        cell's record, its dimensions, its shared-string entry, then its XML), 1.6 s of the
+        workbook's 1.8 s at 25,000 findings (350,000 cells), and the six machine formats
+        must add at most half the scan's time (benchmarks/README.md). Here each row's XML
+        is one join, and each distinct text is escaped once and reused (titles, references
+        and resource ids repeat thousands of times): 0.4 s for the same rows.
+
+        What is xlsxwriter's and what is ours (the worksheet class is xlsxwriter's documented
+        extension point, `add_worksheet(worksheet_class=...)`):
+          * the workbook, its styles, properties, the header row, the frozen pane, the
+            autofilter and the zip are xlsxwriter's, unchanged;
+          * each data row is `<row r="N">` with one `<c r="A1" t="inlineStr"><is><t>...</t></is></c>`
+            per non-empty cell, byte for byte what `constant_memory` mode writes for
+            `write_string` (a test compares the two on generated text);
+          * the text is escaped by xlsxwriter's own functions (control characters to
+            `_xHHHH_`, a literal `_xHHHH_` protected, `&`, `<`, `>`), and a text with
+            whitespace at either end keeps it (`xml:space="preserve"`), as there. A text
+            holding none of the characters those functions change is used as it is.
+        Every cell is a string cell, so nothing in it is ever read as a formula, number or link.
+        """
+
+        _data_rows: Sequence[Row] = ()
+
+        def attach_rows(self, rows: Sequence[Row]) -> None:
+            """The rows under the header (row 2 on), written when the workbook is closed."""
+            self._data_rows = rows
+            last = next((number for number in range(len(rows), 0, -1) if any(rows[number - 1])), 0)
+            if last:
+                self._check_dimensions(last, 0)  # the sheet's extent (<dimension>), as a write there would set it
+
+        def _write_rows(self) -> None:
+            super()._write_rows()  # the header row, written with write_row
+            cell_text: dict[str, str] = {}  # value -> '" t="inlineStr"><is><t>…</t></is></c>'
+            openers = [f'<c r="{xl_col_to_name(column)}' for column in range(len(COLUMNS))]
+            write = self.fh.write
+            for number, row in enumerate(self._data_rows, start=2):
+                line = str(number)
+                parts = [f'<row r="{line}">']
+                for opener, value in zip(openers, row):
+                    if value:
+                        text = cell_text.get(value)
+                        if text is None:
+                            text = cell_text[value] = _inline_cell(value)
+                        parts.append(opener + line + text)
+                if len(parts) > 1:  # a row of empty cells is no row, as in xlsxwriter
+                    parts.append("</row>")
+                    write("".join(parts))
+
+    escape_controls = XMLwriter._escape_control_characters
+    escape_data = XMLwriter._escape_data
+
+    def _inline_cell(value: str) -> str:
+        text = excel_cell(value) if len(value) > EXCEL_CELL_LIMIT else value
+        special = _SPECIAL.search(text) is not None  # one scan; most texts have none of these
+        if special or "_x" in text:
+            text = escape_controls(text)
+        # xlsxwriter's test (`^\s`, `\s$`) as two character tests: the regex `\s$` tries every
+        # position of a long text. Both use Python's Unicode whitespace; `$` also matches
+        # before a final newline, itself whitespace.
+        preserve = ' xml:space="preserve"' if text[:1].isspace() or text[-1:].isspace() else ""
+        if special:
+            text = escape_data(None, text)
+        return f'" t="inlineStr"><is><t{preserve}>{text}</t></is></c>'
+
+    return _InlineRowsSheet
+
+
+# What xlsxwriter's escaping changes: control characters (and the two non-characters) become
+# `_xHHHH_`, an existing `_xHHHH_` is protected (found by its "_x"), and &, <, > become entities.
+_SPECIAL = re.compile(r"[&<>\x00-\x08\x0b-\x1f\ufffe\uffff]")
 
 
 def _write_summary_sheet(workbook: xlsxwriter.Workbook, table: pd.DataFrame, header_format: Any) -> None:

@@ -207,3 +207,69 @@ def test_csv_cells_are_exactly_what_the_csv_writer_writes(rows: list[tuple[str, 
     writer.writerow(header)
     writer.writerows([[neutralise_formula(value) for value in row] for row in rows])
     assert csv_bytes(rows, header) == codecs.BOM_UTF8 + expected.getvalue().encode("utf-8")
+
+
+# --- The findings sheet's rows: written by reports/table_report.py's worksheet class, and
+# byte for byte what xlsxwriter itself writes for the same text in `constant_memory` mode.
+
+def _sheet_rows_xml(data: bytes) -> list[str]:
+    """The <row> elements of the first sheet under its header, as written."""
+    import re
+    import zipfile
+
+    sheet = zipfile.ZipFile(io.BytesIO(data)).read("xl/worksheets/sheet1.xml").decode("utf-8")
+    rows = re.findall(r"<row [^>]*>.*?</row>", sheet, flags=re.DOTALL)
+    return rows[1:]
+
+
+def _ours(rows: list[tuple[str, ...]]) -> bytes:
+    import xlsxwriter
+
+    from amlaudit.reports.table_report import _write_findings_sheet
+
+    buffer = io.BytesIO()
+    workbook = xlsxwriter.Workbook(buffer, {"in_memory": True, "strings_to_formulas": False,
+                                            "strings_to_urls": False, "strings_to_numbers": False})
+    _write_findings_sheet(workbook, rows, workbook.add_format({"bold": True}))
+    workbook.close()
+    return buffer.getvalue()
+
+
+def _xlsxwriters_own(rows: list[tuple[str, ...]], path) -> bytes:
+    import xlsxwriter
+
+    workbook = xlsxwriter.Workbook(str(path), {"constant_memory": True, "strings_to_formulas": False,
+                                               "strings_to_urls": False, "strings_to_numbers": False})
+    sheet = workbook.add_worksheet(FINDINGS_SHEET)
+    sheet.write_row(0, 0, list(COLUMNS), workbook.add_format({"bold": True}))
+    for number, row in enumerate(rows, start=1):
+        for column, value in enumerate(row):
+            if value:
+                sheet.write_string(number, column, value)
+    workbook.close()
+    return path.read_bytes()
+
+
+# Text of every kind xlsxwriter escapes: XML's specials, controls (XML cannot hold them), a
+# literal _xHHHH_, the two non-characters, whitespace at either end (Unicode's too), any character.
+_SHEET_PIECES = ["&", "<", ">", '"', "'", "\0", "\x01", "\x0b", "\x1f", "\t", "\n", "\r", " ", "\u00a0", "\u2003",
+                 "\ufffe", "\uffff", "_x0041_", "_x00", "_X0041_", "_x004g_", "a", "=", "\u00e9", "\u6771"]
+_SHEET_TEXT = st.lists(st.one_of(st.sampled_from(_SHEET_PIECES), st.characters(codec="utf-8")), max_size=8).map("".join)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.lists(_SHEET_TEXT, min_size=len(COLUMNS), max_size=len(COLUMNS)).map(tuple), min_size=1, max_size=5))
+def test_the_findings_rows_are_what_xlsxwriter_writes_for_the_same_text(tmp_path_factory, rows) -> None:
+    reference = _xlsxwriters_own(rows, tmp_path_factory.mktemp("xlsx") / "own.xlsx")
+    assert _sheet_rows_xml(_ours(rows)) == _sheet_rows_xml(reference)
+
+
+def test_the_findings_sheet_reads_back_every_text_and_its_extent() -> None:
+    rows = [tuple(f"{column}{n} &<>'\"\u00e9" if (n + i) % 3 else "" for i, column in enumerate(COLUMNS)) for n in range(40)]
+    rows[-1] = ("last",) + ("",) * (len(COLUMNS) - 1)
+    data = _ours(rows)
+    sheet = pd.read_excel(io.BytesIO(data), sheet_name=FINDINGS_SHEET, dtype=str, keep_default_na=False)
+    assert [tuple(row) for row in sheet.itertuples(index=False)] == rows
+    workbook = openpyxl.load_workbook(io.BytesIO(data))
+    assert workbook[FINDINGS_SHEET].dimensions == f"A1:S{len(rows) + 1}"
+    assert workbook[FINDINGS_SHEET].auto_filter.ref == f"A1:S{len(rows) + 1}"
