@@ -39,7 +39,7 @@ def render_reports(result: AuditResult, formats: Sequence[str], reporters: Mappi
     if unknown:
         raise UnknownFormatError(f"unknown format {unknown[0]!r} (available: {', '.join(sorted(reporters))})")
     instances = [reporters[name]() for name in dict.fromkeys(wanted)]
-    # The costliest formats may render in a forked worker beside the others (render_workers.py).
+    # The costliest formats may render in a worker process beside the others (render_workers.py).
     return {reporter.filename: data for reporter, data in zip(instances, render_all(result, instances), strict=True)}
 
 

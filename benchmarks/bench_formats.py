@@ -10,7 +10,7 @@ fresh interpreter:
     after the other in this process (wall and CPU: what each format costs); the scan's
     own phases are the ones `amlaudit scan` runs by default (bench_scan's worker);
   * the renders as `amlaudit scan` makes them (`render_reports`, the costliest formats in
-    a forked worker when a core is spare, auditor/render_workers.py): the default formats,
+    a worker process when a core is spare, auditor/render_workers.py): the default formats,
     then every format, wall and CPU, the worker's CPU included;
   * `amlaudit scan` end to end with the default formats, with every format, and with
     every format rendered serially (AMLAUDIT_RENDER_WORKERS=0); CPU includes the worker.

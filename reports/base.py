@@ -4,10 +4,10 @@ Reporters register in the entry-point group ``amlaudit.reporters``; the entry
 point's name is the `--format` value. Rendering is pure (no I/O); the CLI
 writes every rendered file atomically, and only after all of them rendered.
 
-Two optional class attributes (auditor/render_workers.py): `render_apart = True`
-lets the format render in a forked worker process beside the others (for a format
-that costs much CPU for the bytes it makes), and `prepare(result)` runs before the
-fork, for work the format shares with others rendered in this process.
+An optional class attribute (auditor/render_workers.py): `render_apart = True` lets
+the format render in a worker process beside the others (for a format that costs much
+CPU for the bytes it makes). Such a reporter is sent to the worker pickled, so its
+instance holds only what pickles (its class is found there by its module and name).
 """
 
 from __future__ import annotations

@@ -145,7 +145,7 @@ def _collection_error(error: dict[str, Any]) -> tuple[str, dict[str, str]]:
 
 class JunitReporter:
     filename = "junit.xml"
-    render_apart = True  # may render in a forked worker beside the others (auditor/render_workers.py)
+    render_apart = True  # may render in a worker process beside the others (auditor/render_workers.py)
 
     def render(self, result: AuditResult) -> bytes:
         return ET.tostring(junit_document(result), encoding="utf-8", xml_declaration=True) + b"\n"

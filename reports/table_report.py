@@ -217,19 +217,31 @@ class CsvReporter:
 class XlsxReporter:
     filename = "findings.xlsx"
     # 350,000 cells for 3.5 MB of output: costly for its size, and so the cheapest to send
-    # back from a forked worker (auditor/render_workers.py).
+    # back from a worker process (auditor/render_workers.py).
     render_apart = True
 
-    def prepare(self, result: AuditResult) -> None:
-        """Before a fork: the rows, which the CSV rendered here shares."""
-        finding_rows(result.findings)
-
     def render(self, result: AuditResult) -> bytes:
+        from xlsxwriter.exceptions import FileCreateError
+
+        try:
+            return self._workbook(result, in_memory=False)
+        except (FileCreateError, OSError):  # no writable temporary folder: the parts are held in memory
+            return self._workbook(result, in_memory=True)
+
+    @staticmethod
+    def _workbook(result: AuditResult, in_memory: bool) -> bytes:
+        """The workbook's bytes.
+
+        Its parts are staged in temporary files (xlsxwriter's default: private, 0600, removed
+        as they are zipped), not in memory: held in memory, the findings sheet's XML (66 MB
+        at 25,000 findings) is kept as text, then as bytes, then compressed, and the fresh
+        memory's page faults cost more time than the files do (0.9 s against 0.7 s).
+        """
         import xlsxwriter
 
         buffer = io.BytesIO()
         # Text stays text: no formula, hyperlink or number is ever made from a cell's content.
-        workbook = xlsxwriter.Workbook(buffer, {"in_memory": True, "strings_to_formulas": False,
+        workbook = xlsxwriter.Workbook(buffer, {"in_memory": in_memory, "strings_to_formulas": False,
                                                 "strings_to_urls": False, "strings_to_numbers": False})
         created = _run_time(result.generated_at)
         if created is not None:  # the run's time, not the render's: the same result gives the same file

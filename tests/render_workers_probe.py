@@ -1,8 +1,8 @@
 """Cases of tests/test_render_workers.py, each run in a fresh interpreter (`python -m tests.render_workers_probe CASE`).
 
-A fork is only made from a process with one thread, and a pytest process may hold others
-(a stand-in server of an earlier test): a fresh interpreter is one thread, always.
-Each case prints one JSON object.
+A fresh interpreter, so that the environment setting and the process ids are this
+case's alone. Each case prints one JSON object. The reporters below are sent to the
+worker pickled, so they are importable classes of this module.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from amlaudit.auditor import render_workers
 from amlaudit.auditor.findings import AuditResult
 from amlaudit.auditor.registry import load_reporters
 from amlaudit.auditor.render_workers import RENDER_WORKERS_ENV, render_all, worker_count
@@ -55,8 +54,11 @@ class DiesInAWorker:
     filename = "dies.txt"
     render_apart = True
 
+    def __init__(self) -> None:
+        self.parent = os.getpid()  # sent with the reporter: the worker imports this module anew
+
     def render(self, result: AuditResult) -> bytes:
-        if os.getpid() != PARENT:
+        if os.getpid() != self.parent:
             os.kill(os.getpid(), signal.SIGKILL)
         return b"rendered in the parent"
 
@@ -106,15 +108,25 @@ def with_a_thread() -> dict[str, Any]:
     thread.start()
     try:
         os.environ[RENDER_WORKERS_ENV] = "1"
-        threads, workers = render_workers.thread_count(), worker_count(1)
+        threads_now, workers = threads(), worker_count(1)
         (where,) = render_all(annotated_demo(), [WhereRendered()])
     finally:
         stop.set()
         thread.join()
-    return {"threads": threads, "workers": workers, "rendered_in": int(where), "parent": PARENT}
+    return {"threads": threads_now, "workers": workers, "rendered_in": int(where), "parent": PARENT}
+
+
+def threads() -> int:
+    try:
+        return len(os.listdir("/proc/self/task"))
+    except OSError:
+        return threading.active_count()
 
 
 CASES = {"same-bytes": same_bytes, "raises": raises, "worker-dies": worker_dies, "with-a-thread": with_a_thread}
 
 if __name__ == "__main__":
-    print(json.dumps(CASES[sys.argv[1]](*sys.argv[2:])))
+    # The cases of the module imported by its name: their reporters are pickled by it.
+    from tests import render_workers_probe
+
+    print(json.dumps(render_workers_probe.CASES[sys.argv[1]](*sys.argv[2:])))

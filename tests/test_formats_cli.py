@@ -77,7 +77,7 @@ print(json.dumps({"status": status, "loaded": sorted(m for m in ("pandas", "xlsx
 ])
 def test_a_format_loads_its_libraries_only_when_asked_for(tmp_path: Path, formats: str, loaded: list[str]) -> None:
     # A fresh interpreter (this one has imported everything) with one render process, so what
-    # a forked worker imports is seen here too.
+    # a worker would import is seen here too.
     env = {**os.environ, "AMLAUDIT_RENDER_WORKERS": "0"}
     done = subprocess.run([sys.executable, "-c", _IMPORTS_PROBE, str(tmp_path / "out"), formats], env=env,
                           capture_output=True, text=True, timeout=300, check=False)
