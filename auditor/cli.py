@@ -32,7 +32,7 @@ from amlaudit.auditor.graph import build_estate
 from amlaudit.auditor.history.commands import history as history_command
 from amlaudit.auditor.history.commands import history_option, open_for_scan, recording, scan_facts
 from amlaudit.auditor.history.errors import HistoryError
-from amlaudit.auditor.pipeline import UnknownFormatError, render_reports, write_reports
+from amlaudit.auditor.pipeline import UnknownFormatError, render_stream, write_reports
 from amlaudit.auditor.registry import RegistryError, load_checks, load_reporters, reporter_entry_points
 from amlaudit.auditor.render_workers import RenderSettingError
 from amlaudit.auditor.runner import cyclic_gc_paused, run_checks
@@ -229,8 +229,8 @@ def scan(snapshot_path: Path | None, demo: bool, subscriptions: tuple[str, ...],
         # Recorded before rendering (the report charts the history, this run included) and committed
         # only once the reports are written: a run stopped by exit 2 leaves no trace in the history.
         with recording(history, result, facts) as result:
-            rendered = render_reports(result, format_names, reporters)
-            written = write_reports(rendered, out)
+            # Each file is staged as it renders; all are renamed into place once every one is.
+            written = write_reports(render_stream(result, format_names, reporters), out)
             if save_snapshot is not None:
                 # After the reports: a run that stops with exit 2 (an --out that cannot be written) leaves nothing behind.
                 written.append(write_snapshot(snapshot.raw, save_snapshot))

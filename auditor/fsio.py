@@ -12,6 +12,15 @@ def atomic_write(target: Path, data: bytes) -> None:
 
     A reader never sees half a file and a failed run leaves the previous file intact.
     """
+    staged = stage(target, data)
+    os.replace(staged, target)
+
+
+def stage(target: Path, data: bytes) -> Path:
+    """`data` in a temporary file beside `target`, on disk (fsync), for `os.replace` over it.
+
+    Nothing is replaced yet: the caller renames the file over its target, or `discard`s it.
+    """
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
@@ -23,10 +32,23 @@ def atomic_write(target: Path, data: bytes) -> None:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
-        os.replace(tmp, target)
     except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
+        discard(Path(tmp))
         raise
+    return Path(tmp)
+
+
+def discard(staged: Path) -> None:
+    try:
+        os.unlink(staged)
+    except FileNotFoundError:
+        pass
+
+
+def missing_folders(folder: Path) -> list[Path]:
+    """`folder` and its ancestors that do not exist yet, deepest first (what a write would create)."""
+    missing = []
+    while not folder.exists() and folder.parent != folder:
+        missing.append(folder)
+        folder = folder.parent
+    return missing

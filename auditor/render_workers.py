@@ -23,6 +23,7 @@ What stays as in a serial render:
 
 When the render stays serial (docs/formats.md, "Rendering in parallel"):
   * `AMLAUDIT_RENDER_WORKERS=0`, or one usable core (affinity, capped by a cgroup v2 CPU quota);
+  * fewer than WORKER_MIN_FINDINGS findings, unless the setting asks for a worker;
   * no format rendered apart was asked for.
 """
 
@@ -35,9 +36,9 @@ import pickle
 import struct
 import subprocess
 import sys
-import threading
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+import tempfile
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
@@ -53,11 +54,19 @@ class RenderSettingError(ValueError):
 
 def render_all(result: AuditResult, reporters: Sequence[Any]) -> list[bytes]:
     """Each reporter's bytes, in the order given."""
+    rendered = dict(render_each(result, reporters))
+    return [rendered[i] for i in range(len(reporters))]
+
+
+def render_each(result: AuditResult, reporters: Sequence[Any]) -> Iterator[tuple[int, bytes]]:
+    """(index, bytes) of each reporter as soon as it is rendered: those rendered here in
+    order, then those a worker rendered. Closing the iterator early stops the workers."""
     apart = [i for i, reporter in enumerate(reporters) if getattr(reporter, "render_apart", False)]
-    groups = _groups(apart, worker_count(len(apart)))
+    groups = _groups(apart, worker_count(len(apart), len(result.findings)))
     if not groups:
-        return [reporter.render(result) for reporter in reporters]
-    rendered: dict[int, bytes] = {}
+        for i, reporter in enumerate(reporters):
+            yield i, reporter.render(result)
+        return
     workers: list[_Worker] = []
     try:
         portable = _portable(result)
@@ -68,23 +77,42 @@ def render_all(result: AuditResult, reporters: Sequence[Any]) -> list[bytes]:
             # these for an object it cannot write): that group is rendered here.
             except (OSError, pickle.PicklingError, TypeError, AttributeError):
                 pass
+        del portable  # the workers have read or will read their copies from their files
         sent = {i for worker in workers for i, _ in worker.group}
+        pending = list(workers)
         for i, reporter in enumerate(reporters):
             if i not in sent:
-                rendered[i] = reporter.render(result)
-        for worker in workers:
-            received = worker.collect()
-            for i, reporter in worker.group:
-                # A worker that failed: its formats rendered here (a render that raises, raises here).
-                rendered[i] = received[i] if received is not None else reporter.render(result)
+                yield i, reporter.render(result)
+                # A worker done by now gives its files at once: they are written while this process renders on.
+                for worker in [w for w in pending if w.process.poll() is not None]:
+                    pending.remove(worker)
+                    yield from _delivered(worker, result)
+        for worker in pending:
+            yield from _delivered(worker, result)
     finally:
         for worker in workers:
             worker.stop()
-    return [rendered[i] for i in range(len(reporters))]
 
 
-def worker_count(apart: int) -> int:
-    """How many worker processes render apart: 0 (serial) when a worker is not wanted or not worth it."""
+def _delivered(worker: _Worker, result: AuditResult) -> Iterator[tuple[int, bytes]]:
+    received = worker.collect()
+    for i, reporter in worker.group:
+        # A worker that failed: its formats rendered here (a render that raises, raises here).
+        yield i, received[i] if received is not None else reporter.render(result)
+
+
+# Below this many findings no worker is started unless AMLAUDIT_RENDER_WORKERS asks for one:
+# a worker's interpreter takes about 0.3 s to start and import, and the formats it renders
+# cost about 40 µs a finding, so it finishes before this process's own formats only past
+# several thousand findings (25,000 at 1,000 workspaces; the demo has 70).
+WORKER_MIN_FINDINGS = 5_000
+
+
+def worker_count(apart: int, findings: int | None = None) -> int:
+    """How many worker processes render apart: 0 (serial) when a worker is not wanted or not worth it.
+
+    `findings`: the run's count, for the default (a setting decides alone).
+    """
     setting = os.environ.get(RENDER_WORKERS_ENV, "").strip()
     if setting:
         try:
@@ -93,6 +121,8 @@ def worker_count(apart: int) -> int:
             wanted = -1
         if wanted < 0:
             raise RenderSettingError(f"{RENDER_WORKERS_ENV}={setting!r}: expected a whole number >= 0 (0 renders serially)")
+    elif findings is not None and findings < WORKER_MIN_FINDINGS:
+        wanted = 0
     else:
         wanted = usable_cores() - 1  # this process renders too
     if wanted <= 0 or apart == 0:
@@ -152,32 +182,30 @@ def _portable(result: AuditResult) -> AuditResult:
 class _Worker:
     process: subprocess.Popen[bytes]
     group: list[tuple[int, Any]]
-    sender: threading.Thread | None = None
+    outbox: IO[bytes]  # the worker's standard output: each file's length, then its bytes
     reaped: bool = False
-    send_error: list[BaseException] = field(default_factory=list)
 
     def collect(self) -> dict[int, bytes] | None:
         """The worker's files by reporter index, or None if it did not deliver all of them."""
-        assert self.process.stdout is not None
-        received: dict[int, bytes] = {}
-        try:
-            for i, _ in self.group:
-                header = self.process.stdout.read(_LENGTH.size)
-                if len(header) < _LENGTH.size:
-                    break
-                (length,) = _LENGTH.unpack(header)
-                data = self.process.stdout.read(length)
-                if len(data) < length:
-                    break
-                received[i] = data
-        finally:
-            self.process.stdout.close()
-        if self.sender is not None:
-            self.sender.join()
         status = self.process.wait()
         self.reaped = True
-        complete = len(received) == len(self.group) and not self.send_error
-        return received if complete and status == 0 else None
+        try:
+            if status != 0:
+                return None
+            self.outbox.seek(0)
+            received: dict[int, bytes] = {}
+            for i, _ in self.group:
+                header = self.outbox.read(_LENGTH.size)
+                if len(header) < _LENGTH.size:
+                    return None
+                (length,) = _LENGTH.unpack(header)
+                data = self.outbox.read(length)
+                if len(data) < length:
+                    return None
+                received[i] = data
+            return received
+        finally:
+            self.outbox.close()
 
     def stop(self) -> None:
         """Leave no child behind (after a failure here, or an interrupt)."""
@@ -185,14 +213,7 @@ class _Worker:
             self.process.kill()
             self.process.wait()
             self.reaped = True
-        for stream in (self.process.stdin, self.process.stdout):
-            if stream is not None and not stream.closed:
-                try:
-                    stream.close()
-                except OSError:
-                    pass
-        if self.sender is not None:
-            self.sender.join()
+        self.outbox.close()
 
 
 def worker_command() -> list[str]:
@@ -200,31 +221,30 @@ def worker_command() -> list[str]:
 
 
 def _spawn(result: AuditResult, group: list[tuple[int, Any]]) -> _Worker:
+    """A worker rendering `group`, its input and output in unnamed temporary files.
+
+    Files, not pipes: a pipe holds 64 KB, and a thread here feeding it (or draining it)
+    needs the GIL between every 64 KB while this process renders, so 22 MB of input took
+    seconds to reach the worker. A temporary file takes the payload in one write, and the
+    worker's files are read back in one read each once it is done.
+    """
     payload = pickle.dumps((result, [reporter for _, reporter in group]), protocol=pickle.HIGHEST_PROTOCOL)
     env = dict(os.environ)
     # The worker imports what this process imported, from where it did (a source tree, a plug-in's folder).
     env["PYTHONPATH"] = os.pathsep.join(path for path in sys.path if path)
-    process = subprocess.Popen(worker_command(), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                               stderr=subprocess.DEVNULL, env=env, close_fds=True)
-    worker = _Worker(process, group)
-    # Sent from a thread: the pipe takes 64 KB at a time, and this process has formats to render.
-    worker.sender = threading.Thread(target=_send, args=(process.stdin, payload, worker.send_error),
-                                     name="render-worker-input", daemon=True)
-    worker.sender.start()
-    return worker
-
-
-def _send(stream: IO[bytes] | None, payload: bytes, errors: list[BaseException]) -> None:
-    assert stream is not None
+    outbox = tempfile.TemporaryFile()
     try:
-        stream.write(payload)
-    except (OSError, ValueError) as exc:  # the worker died (EPIPE) or was stopped (closed here)
-        errors.append(exc)
-    finally:
-        try:
-            stream.close()
-        except OSError:
-            pass
+        with tempfile.TemporaryFile() as inbox:
+            inbox.write(payload)
+            inbox.flush()
+            inbox.seek(0)
+            del payload
+            process = subprocess.Popen(worker_command(), stdin=inbox, stdout=outbox, stderr=subprocess.DEVNULL,
+                                       env=env, close_fds=True)
+    except BaseException:
+        outbox.close()
+        raise
+    return _Worker(process, group, outbox)
 
 
 def serve(stdin: IO[bytes], stdout: IO[bytes]) -> int:
@@ -234,12 +254,12 @@ def serve(stdin: IO[bytes], stdout: IO[bytes]) -> int:
     # them all (the workbook took 1.3 s instead of 0.7 s). The worker lives for one render.
     gc.disable()
     result, reporters = pickle.load(stdin)
-    # Every format first, then the bytes: the parent reads once its own formats are rendered.
-    files = [reporter.render(result) for reporter in reporters]
-    for data in files:
+    for reporter in reporters:  # each file sent as soon as it is rendered: it travels while the next renders
+        data = reporter.render(result)
         stdout.write(_LENGTH.pack(len(data)))
         stdout.write(data)
-    stdout.flush()
+        stdout.flush()
+        del data
     return 0
 
 

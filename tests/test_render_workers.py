@@ -31,7 +31,7 @@ def probe(case: str, *args: str) -> dict[str, Any]:
 def test_formats_rendered_in_a_worker_are_the_bytes_a_serial_render_gives() -> None:
     answer = probe("same-bytes")
     assert answer["workers"] == 1
-    assert answer["apart"] == ["junit", "xlsx"]  # the costly formats with small files
+    assert answer["apart"] == ["csv", "xlsx"]  # the two formats that share their rows
     assert answer["forked_in"] != answer["parent"] and answer["serial_in"] == answer["parent"]
     assert set(answer["same"]) >= {"findings.json", "report.html", "findings.sarif", "junit.xml", "findings.csv",
                                    "findings.xlsx", "findings.ocsf.json", "summary.md"}
@@ -62,6 +62,18 @@ def test_another_thread_does_not_keep_the_render_here() -> None:
 def test_the_setting_caps_the_workers(monkeypatch: pytest.MonkeyPatch, setting: str, apart: int, workers: int) -> None:
     monkeypatch.setenv(RENDER_WORKERS_ENV, setting)
     assert worker_count(apart) == workers
+
+
+def test_a_small_run_renders_here_unless_the_setting_asks_for_a_worker(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(RENDER_WORKERS_ENV, raising=False)
+    monkeypatch.setattr(render_workers, "usable_cores", lambda: 4)
+    small, large = render_workers.WORKER_MIN_FINDINGS - 1, render_workers.WORKER_MIN_FINDINGS
+    assert (worker_count(2, small), worker_count(2, large)) == (0, 2)
+    monkeypatch.setenv(RENDER_WORKERS_ENV, "1")
+    assert worker_count(2, small) == 1
+    assert render_workers.render_all(_demo(), [_Here()]) != [str(os.getpid()).encode()]  # the demo, in a worker
+    monkeypatch.delenv(RENDER_WORKERS_ENV)
+    assert render_workers.render_all(_demo(), [_Here()]) == [str(os.getpid()).encode()]  # the demo, here
 
 
 def test_by_default_one_core_is_left_to_this_process(monkeypatch: pytest.MonkeyPatch) -> None:
