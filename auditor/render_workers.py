@@ -1,25 +1,30 @@
 """Rendering the reports, the costliest formats in a worker process beside the others.
 
-A reporter whose class sets `render_apart = True` (CPU-heavy for the bytes it makes: the
-workbook, the JUnit file) may be rendered in a worker process while this process renders
-the other formats; on a machine with a spare core the formats then add their time side
-by side rather than end to end. The worker is a fresh interpreter (`python -m
-amlaudit.auditor.render_workers`), not a fork: it is sent the audit result and its
-reporters pickled through its standard input (22 MB, 0.2 s to make, at 25,000 findings)
-and sends each rendered file back through its standard output, as its length and then
-its bytes. A fork was tried first and cost more than it saved: after a fork every page
-either process writes to (a reference count is a write) is copied, and on the 2-core VM
-of the benchmarks those copy-on-write faults cost about 1.7 s of system time, as much as
-the worker's renders (benchmarks/README.md).
+A reporter whose class sets `render_apart = True` (the CSV and the workbook, which share
+their rows) may be rendered in a worker process while this process renders the other
+formats; on a machine with a spare core the formats then add their time side by side
+rather than end to end. The worker is a fresh interpreter (`python -m
+amlaudit.auditor.render_workers`), not a fork. It reads the audit result and its
+reporters, pickled, from an unnamed temporary file (22 MB, 0.2 s to make, at 25,000
+findings), and writes each rendered file, as its length then its bytes, to another,
+which this process reads once the worker has exited.
+
+Why not a fork, which the first version used: after a fork every page either process
+writes to (a reference count is a write) is copied, and on the 2-core VM of the
+benchmarks those copy-on-write faults cost about 1.7 s of system time, as much as the
+worker's renders saved. Why files, not pipes: a pipe holds 64 KB, and a thread feeding
+or draining it needs the GIL between each 64 KB while this process renders, so the
+worker waited seconds for its input (benchmarks/README.md).
 
 What stays as in a serial render:
   * the bytes: each reporter's `render` runs unchanged on an equal result, there or here
     (the checks' functions are not sent: a reporter reads the catalog, never runs a check);
-  * nothing is written here: the caller writes every file once all have rendered;
+  * nothing is written here: the caller stages and renames the files (pipeline.write_reports);
   * a failure: a worker that fails for any reason (its render raised, it was killed, it
-    ran out of memory, it could not be started) has its formats rendered again here, so
-    a render that raises raises here, exactly as in a serial run, and a worker lost for
-    another reason costs time, not the run. What the worker writes to stderr is dropped.
+    ran out of memory, it could not be started, a reporter did not pickle) has its
+    formats rendered again here, so a render that raises raises here, exactly as in a
+    serial run, and a worker lost for another reason costs time, not the run. What the
+    worker writes to stderr is dropped.
 
 When the render stays serial (docs/formats.md, "Rendering in parallel"):
   * `AMLAUDIT_RENDER_WORKERS=0`, or one usable core (affinity, capped by a cgroup v2 CPU quota);
@@ -254,7 +259,7 @@ def serve(stdin: IO[bytes], stdout: IO[bytes]) -> int:
     # them all (the workbook took 1.3 s instead of 0.7 s). The worker lives for one render.
     gc.disable()
     result, reporters = pickle.load(stdin)
-    for reporter in reporters:  # each file sent as soon as it is rendered: it travels while the next renders
+    for reporter in reporters:  # each file written as soon as it is rendered, and dropped
         data = reporter.render(result)
         stdout.write(_LENGTH.pack(len(data)))
         stdout.write(data)
