@@ -273,3 +273,17 @@ def test_the_findings_sheet_reads_back_every_text_and_its_extent() -> None:
     workbook = openpyxl.load_workbook(io.BytesIO(data))
     assert workbook[FINDINGS_SHEET].dimensions == f"A1:S{len(rows) + 1}"
     assert workbook[FINDINGS_SHEET].auto_filter.ref == f"A1:S{len(rows) + 1}"
+
+
+def test_without_a_writable_temporary_folder_the_workbook_is_made_in_memory(tmp_path, monkeypatch) -> None:
+    import tempfile
+
+    c = rule("rule-a")
+    audit = result([finding(c, "fail", rid("a"), message="kept")], [c])
+    expected = XlsxReporter().render(audit)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "absent"))  # xlsxwriter stages its parts there
+    data = XlsxReporter().render(audit)
+    assert read_xlsx(audit)[FINDINGS_SHEET].message.tolist() == ["kept"]
+    assert pd.read_excel(io.BytesIO(data), sheet_name=FINDINGS_SHEET, dtype=str).message.tolist() == ["kept"]
+    assert openpyxl.load_workbook(io.BytesIO(data)).properties.created == \
+        openpyxl.load_workbook(io.BytesIO(expected)).properties.created
