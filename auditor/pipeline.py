@@ -34,14 +34,10 @@ class UnknownFormatError(ValueError):
 
 
 def render_reports(result: AuditResult, formats: Sequence[str], reporters: Mapping[str, Any] | None = None) -> dict[str, bytes]:
-    """Render `findings.json` (always) and one file per other format; nothing is written here."""
-    rendered = dict(render_stream(result, formats, reporters))
-    return {name: rendered[name] for name in report_filenames(formats, reporters)}
-
-
-def report_filenames(formats: Sequence[str], reporters: Mapping[str, Any] | None = None) -> list[str]:
-    """The files `render_stream` gives for these formats, in the order the formats are named."""
-    return [reporter.filename for reporter in _reporter_instances(formats, reporters)]
+    """Render `findings.json` (always) and one file per other format, in the order named; nothing is written here."""
+    instances = _reporter_instances(formats, reporters)
+    rendered = dict(render_each(result, instances))
+    return {reporter.filename: rendered[i] for i, reporter in enumerate(instances)}
 
 
 def render_stream(result: AuditResult, formats: Sequence[str],

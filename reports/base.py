@@ -2,7 +2,8 @@
 
 Reporters register in the entry-point group ``amlaudit.reporters``; the entry
 point's name is the `--format` value. Rendering is pure (no I/O); the CLI
-writes every rendered file atomically, and only after all of them rendered.
+stages each rendered file as it comes and renames them all into place only after all
+of them rendered (auditor/pipeline.py, write_reports).
 
 An optional class attribute (auditor/render_workers.py): `render_apart = True` lets
 the format render in a worker process beside the others (for a format that costs much

@@ -31,6 +31,7 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timezone
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from amlaudit.auditor.findings import AuditResult, Finding
@@ -287,18 +288,8 @@ def _write_findings_sheet(workbook: xlsxwriter.Workbook, rows: list[Row], header
     sheet.attach_rows(rows)
 
 
+@cache  # defined on first use, so that xlsxwriter is imported only for a workbook
 def _inline_rows_sheet_class() -> type:
-    """`_InlineRowsSheet`, defined on first use so that xlsxwriter is imported only for a workbook."""
-    global _INLINE_ROWS_SHEET
-    if _INLINE_ROWS_SHEET is None:
-        _INLINE_ROWS_SHEET = _define_inline_rows_sheet()
-    return _INLINE_ROWS_SHEET
-
-
-_INLINE_ROWS_SHEET: type | None = None
-
-
-def _define_inline_rows_sheet() -> type:
     from xlsxwriter.utility import xl_col_to_name
     from xlsxwriter.worksheet import Worksheet
     from xlsxwriter.xmlwriter import XMLwriter
